@@ -1,0 +1,86 @@
+"""`backbeat demo`: the whole story on one machine with nothing installed but backbeat.
+
+For now it starts the simulator and walks through a few calls as any Spotify client would make
+them; later steps grow it into the real demo (limiter, jobs, apps).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from backbeat.config import SimulatorSettings
+from backbeat.simulator import create_app
+from backbeat.simulator.server import BackgroundServer
+
+CLIENT_ID, CLIENT_SECRET = "backbeat-demo", "backbeat-demo-secret"
+
+
+def _say(title: str, detail: str = "") -> None:
+    typer.secho(f"\n▶ {title}", bold=True)
+    if detail:
+        typer.echo(f"  {detail}")
+
+
+def _walkthrough(base: str, burst: int) -> dict[str, Any]:
+    basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+    with httpx.Client(base_url=base, timeout=10) as http:
+        token = http.post(
+            "/api/token",
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": f"Basic {basic}"},
+        ).json()
+        _say("client-credentials token", f"expires_in={token['expires_in']} s")
+        http.headers["Authorization"] = f"Bearer {token['access_token']}"
+
+        found = http.get("/v1/search", params={"q": "love", "type": "track", "limit": 5}).json()
+        _say("GET /v1/search?q=love&type=track", f"{found['tracks']['total']} matches, top 5:")
+        for item in found["tracks"]["items"]:
+            typer.echo(f"    {item['name']!r} by {item['artists'][0]['name']}")
+
+        album_id = found["tracks"]["items"][0]["album"]["id"]
+        pages, url = 0, f"/v1/albums/{album_id}/tracks?limit=4"
+        names: list[str] = []
+        while url:
+            page = http.get(url).json()
+            names += [track["name"] for track in page["items"]]
+            url, pages = page["next"], pages + 1
+        _say(f"GET album tracks, following `next` ({pages} pages)", ", ".join(names))
+
+        track_id = found["tracks"]["items"][0]["id"]
+        features = http.get(f"/v1/audio-features/{track_id}").json()
+        _say("GET /v1/audio-features", f"energy={features['energy']} tempo={features['tempo']}")
+
+        statuses = [
+            http.get("/v1/search", params={"q": "a", "type": "track"}).status_code
+            for _ in range(burst)
+        ]
+        too_many = statuses.count(429)
+        _say(
+            f"{burst} quick searches against a small window",
+            f"{statuses.count(200)} × 200 and {too_many} × 429: the upstream budget is real",
+        )
+        stats: dict[str, Any] = http.get("/_sim/stats").json()["apps"][CLIENT_ID]
+        _say(
+            "GET /_sim/stats (the simulator's ground truth)",
+            f"requests={stats['requests']} http_429={stats['http_429']} "
+            f"max_in_window={stats['max_in_window']} (limit {stats['limit']})",
+        )
+        return stats
+
+
+def demo(
+    limit: Annotated[int, typer.Option(help="Simulated app limit per window.")] = 20,
+    window: Annotated[float, typer.Option(help="Simulated window in seconds.")] = 3.0,
+) -> None:
+    """Start the simulator and show a few calls through it (no servers needed)."""
+    settings = SimulatorSettings(limit=limit, window=window, artists=200, users=50)
+    with BackgroundServer(create_app(settings)) as server:
+        typer.secho(f"backbeat demo — simulator serving on {server.url}", bold=True)
+        stats = _walkthrough(server.url, burst=limit + 5)
+    if stats["max_in_window"] > limit:
+        raise typer.Exit(1)
+    typer.echo("\nDone.")

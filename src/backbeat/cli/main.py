@@ -1,0 +1,20 @@
+"""Entry point of the `backbeat` command; each command group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from backbeat.cli import demo, simulator
+
+app = typer.Typer(
+    name="backbeat",
+    help="A backend for multi-user Spotify apps: one shared upstream budget, no 429s.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(simulator.app, name="simulator")
+app.command("demo")(demo.demo)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,70 @@
+"""Everything one simulator instance holds, built from settings and a clock."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from backbeat.clock import Clock
+from backbeat.config import SimulatorSettings
+from backbeat.simulator.accounts import Accounts
+from backbeat.simulator.catalog import Catalog
+from backbeat.simulator.enforcement import EnforcementPolicy, Enforcer
+from backbeat.simulator.faults import Faults
+from backbeat.simulator.playlists import PlaylistStore
+from backbeat.simulator.search import SearchIndex
+from backbeat.simulator.stats import Stats
+from backbeat.simulator.users import Users
+
+RECCOBEATS_APP = "reccobeats"
+
+
+@dataclass
+class Simulator:
+    settings: SimulatorSettings
+    clock: Clock
+    catalog: Catalog
+    users: Users
+    playlists: PlaylistStore
+    search: SearchIndex
+    accounts: Accounts
+    stats: Stats
+    spotify_limits: Enforcer
+    reccobeats_limits: Enforcer
+    faults: Faults
+
+    @classmethod
+    def build(cls, settings: SimulatorSettings, clock: Clock) -> Simulator:
+        catalog = Catalog(settings.seed, settings.artists)
+        users = Users(catalog, settings.users)
+        stats = Stats(settings.time_scale, limit=settings.limit, window=settings.window)
+        recco = EnforcementPolicy.reccobeats(settings)
+        stats.configure(RECCOBEATS_APP, limit=recco.limit, window=recco.window)
+        return cls(
+            settings=settings,
+            clock=clock,
+            catalog=catalog,
+            users=users,
+            playlists=PlaylistStore(users, settings.seed),
+            search=SearchIndex(catalog),
+            accounts=Accounts(settings, clock, users),
+            stats=stats,
+            spotify_limits=Enforcer(EnforcementPolicy.spotify(settings), clock, stats),
+            reccobeats_limits=Enforcer(recco, clock, stats),
+            faults=Faults(settings, clock, random.Random(settings.seed)),
+        )
+
+    def reset(self) -> None:
+        """Forget traffic, tokens and created playlists; the catalog stays (it is derived)."""
+        self.stats.reset()
+        self.spotify_limits.reset()
+        self.reccobeats_limits.reset()
+        self.accounts.reset()
+        self.playlists.reset()
+
+
+def simulator_of(request: Request) -> Simulator:
+    simulator: Simulator = request.app.state.simulator
+    return simulator
