@@ -83,7 +83,9 @@ def serve(
     development_users: Annotated[
         int | None, typer.Option(help="Users per app in development mode.")
     ] = None,
-    reccobeats_limit: Annotated[int | None, typer.Option(help="ReccoBeats requests/window.")] = None,
+    reccobeats_limit: Annotated[
+        int | None, typer.Option(help="ReccoBeats requests/window.")
+    ] = None,
     reccobeats_window: Annotated[float | None, typer.Option(help="ReccoBeats window (s).")] = None,
     register_app: Annotated[
         list[str] | None, typer.Option(help="Registered app CLIENT_ID:SECRET (repeat).")

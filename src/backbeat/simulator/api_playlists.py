@@ -20,7 +20,8 @@ MODIFY_SCOPES = frozenset({"playlist-modify-public", "playlist-modify-private"})
 MAX_ITEMS_PER_ADD = 100
 
 
-async def _json_body(request: Request) -> JSON:
+async def _json_body(request: Request, *, allow_list: bool = False) -> JSON:
+    """The JSON object body; a bare array of URIs (as spotipy sends) becomes `{"uris": [...]}`."""
     raw = await request.body()
     if not raw:
         return {}
@@ -28,6 +29,8 @@ async def _json_body(request: Request) -> JSON:
         body = json.loads(raw)
     except ValueError:
         raise SpotifyError(400, "Error parsing JSON.") from None
+    if allow_list and isinstance(body, list):
+        return {"uris": body}
     if not isinstance(body, dict):
         raise SpotifyError(400, "Error parsing JSON.")
     return body
@@ -181,7 +184,7 @@ async def add_items(
     found = _playlist(caller, playlist_id)
     if found.owner_id != user_id and not found.collaborative:
         raise SpotifyError(403, "You cannot add tracks to a playlist you don't own.")
-    body = await _json_body(request)
+    body = await _json_body(request, allow_list=True)
     query = request.query_params
     uris = body.get("uris") if "uris" in body else (query.get("uris") or "").split(",")
     position = body.get("position", query.get("position"))

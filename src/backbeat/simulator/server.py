@@ -1,4 +1,4 @@
-"""Run the simulator over real HTTP in a background thread (demo, tests with spotipy, benchmarks)."""
+"""Run the simulator over real HTTP in a background thread (demo, spotipy tests, benchmarks)."""
 
 from __future__ import annotations
 
