@@ -61,6 +61,7 @@ class Album:
     upc: str
     popularity: int
     edition: str | None  # None for the original; "deluxe" or "remastered" for a re-issue
+    original_id: str | None = None  # the album a re-issue repeats
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +246,7 @@ class _Generator:
                 upc=f"{self.rng.randrange(10**12):012d}",
                 popularity=max(0, original.popularity - 5),
                 edition=edition,
+                original_id=original.id,
             ),
             copies,
         )
