@@ -49,8 +49,8 @@ async def test_audio_features_match_spotifys_for_the_same_track() -> None:
                 },
             )
         ).json()
-        spotify = await c.get(f"http://sim/v1/audio-features/{spotify_id}",
-                              headers={"Authorization": f"Bearer {token['access_token']}"})  # fmt: skip
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+        spotify = await c.get(f"http://sim/v1/audio-features/{spotify_id}", headers=headers)
         for name in ("energy", "valence", "tempo", "danceability"):
             assert features[name] == spotify.json()[name]
         assert (await c.get("/track/" + "0" * 22 + "/audio-features")).status_code == 404
