@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 
-from backbeat.simulator.catalog import Album, Artist, Catalog, Track, is_spotify_id
+from backbeat.simulator.catalog import Album, is_spotify_id
 from backbeat.simulator.errors import SpotifyError
 from backbeat.simulator.gate import Caller, spotify_call
 from backbeat.simulator.paging import (
@@ -21,6 +22,7 @@ from backbeat.simulator.search import SEARCH_TYPES
 
 router = APIRouter(prefix="/v1")
 JSON = dict[str, Any]
+T = TypeVar("T")
 
 
 def _valid(entity_id: str) -> str:
@@ -29,25 +31,17 @@ def _valid(entity_id: str) -> str:
     return entity_id
 
 
-def find_track(catalog: Catalog, track_id: str) -> Track:
-    track = catalog.tracks.get(_valid(track_id))
-    if track is None:
+def find(table: Mapping[str, T], entity_id: str) -> T:
+    """One catalog entity by id: 400 for a malformed id, 404 for an unknown one."""
+    found = table.get(_valid(entity_id))
+    if found is None:
         raise SpotifyError(404, "Resource not found")
-    return track
+    return found
 
 
-def _album(catalog: Catalog, album_id: str) -> Album:
-    album = catalog.albums.get(_valid(album_id))
-    if album is None:
-        raise SpotifyError(404, "Resource not found")
-    return album
-
-
-def _artist(catalog: Catalog, artist_id: str) -> Artist:
-    artist = catalog.artists.get(_valid(artist_id))
-    if artist is None:
-        raise SpotifyError(404, "Resource not found")
-    return artist
+def several(request: Request, table: Mapping[str, T], maximum: int) -> list[T | None]:
+    """The entities named by `?ids=`, None where unknown (as Spotify answers)."""
+    return [table.get(i) for i in read_ids(request.query_params.get("ids"), maximum)]
 
 
 def album_tracks_page(
@@ -92,7 +86,7 @@ async def search(
 async def album(
     album_id: str, request: Request, caller: Annotated[Caller, Depends(spotify_call("album"))]
 ) -> JSON:
-    found = _album(caller.sim.catalog, album_id)
+    found = find(caller.sim.catalog.albums, album_id)
     return caller.render.album(found, album_tracks_page(caller, request, found, 50, 0))
 
 
@@ -101,9 +95,7 @@ async def several_albums(
     request: Request,
     caller: Annotated[Caller, Depends(spotify_call("albums", "batch", extended_only=True))],
 ) -> JSON:
-    ids = read_ids(request.query_params.get("ids"), 20)
-    catalog = caller.sim.catalog
-    albums = [catalog.albums.get(i) for i in ids]
+    albums = several(request, caller.sim.catalog.albums, 20)
     return {
         "albums": [
             caller.render.album(a, album_tracks_page(caller, request, a, 50, 0)) if a else None
@@ -118,7 +110,7 @@ async def album_tracks(
     request: Request,
     caller: Annotated[Caller, Depends(spotify_call("album_tracks"))],
 ) -> JSON:
-    found = _album(caller.sim.catalog, album_id)
+    found = find(caller.sim.catalog.albums, album_id)
     params = request.query_params
     limit, offset = read_page(params.get("limit"), params.get("offset"), LIST_LIMITS)
     return album_tracks_page(caller, request, found, limit, offset)
@@ -128,7 +120,7 @@ async def album_tracks(
 async def artist(
     artist_id: str, caller: Annotated[Caller, Depends(spotify_call("artist"))]
 ) -> JSON:
-    return caller.render.artist(_artist(caller.sim.catalog, artist_id))
+    return caller.render.artist(find(caller.sim.catalog.artists, artist_id))
 
 
 @router.get("/artists")
@@ -136,8 +128,7 @@ async def several_artists(
     request: Request,
     caller: Annotated[Caller, Depends(spotify_call("artists", "batch", extended_only=True))],
 ) -> JSON:
-    ids = read_ids(request.query_params.get("ids"), 50)
-    found = [caller.sim.catalog.artists.get(i) for i in ids]
+    found = several(request, caller.sim.catalog.artists, 50)
     return {"artists": [caller.render.artist(a) if a else None for a in found]}
 
 
@@ -150,7 +141,7 @@ async def artist_albums(
     request: Request,
     caller: Annotated[Caller, Depends(spotify_call("artist_albums"))],
 ) -> JSON:
-    found = _artist(caller.sim.catalog, artist_id)
+    found = find(caller.sim.catalog.artists, artist_id)
     params = request.query_params
     groups = {g.strip() for g in params.get("include_groups", "").split(",") if g.strip()}
     if groups - _GROUPS:
@@ -168,7 +159,7 @@ async def artist_albums(
 async def artist_top_tracks(
     artist_id: str, caller: Annotated[Caller, Depends(spotify_call("artist_top_tracks"))]
 ) -> JSON:
-    found = _artist(caller.sim.catalog, artist_id)
+    found = find(caller.sim.catalog.artists, artist_id)
     return {
         "tracks": [caller.render.track(t) for t in caller.sim.catalog.artist_tracks(found.id)[:10]]
     }
@@ -176,7 +167,7 @@ async def artist_top_tracks(
 
 @router.get("/tracks/{track_id}")
 async def track(track_id: str, caller: Annotated[Caller, Depends(spotify_call("track"))]) -> JSON:
-    return caller.render.track(find_track(caller.sim.catalog, track_id))
+    return caller.render.track(find(caller.sim.catalog.tracks, track_id))
 
 
 @router.get("/tracks")
@@ -184,6 +175,5 @@ async def several_tracks(
     request: Request,
     caller: Annotated[Caller, Depends(spotify_call("tracks", "batch", extended_only=True))],
 ) -> JSON:
-    ids = read_ids(request.query_params.get("ids"), 50)
-    found = [caller.sim.catalog.tracks.get(i) for i in ids]
+    found = several(request, caller.sim.catalog.tracks, 50)
     return {"tracks": [caller.render.track(t) if t else None for t in found]}

@@ -6,10 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from backbeat.simulator.api_catalog import find_track
+from backbeat.simulator.api_catalog import find, several
 from backbeat.simulator.errors import SpotifyError
 from backbeat.simulator.gate import Caller, spotify_call
-from backbeat.simulator.paging import read_ids
 from backbeat.simulator.recommend import FEATURES, Seeds, recommend
 
 router = APIRouter(prefix="/v1")
@@ -21,7 +20,7 @@ async def audio_features(
     track_id: str,
     caller: Annotated[Caller, Depends(spotify_call("audio_features", extended_only=True))],
 ) -> JSON:
-    return caller.render.audio_features(find_track(caller.sim.catalog, track_id))
+    return caller.render.audio_features(find(caller.sim.catalog.tracks, track_id))
 
 
 @router.get("/audio-features")
@@ -31,8 +30,7 @@ async def several_audio_features(
         Caller, Depends(spotify_call("several_audio_features", "batch", extended_only=True))
     ],
 ) -> JSON:
-    ids = read_ids(request.query_params.get("ids"), 100)
-    tracks = [caller.sim.catalog.tracks.get(i) for i in ids]
+    tracks = several(request, caller.sim.catalog.tracks, 100)
     return {"audio_features": [caller.render.audio_features(t) if t else None for t in tracks]}
 
 
@@ -85,12 +83,14 @@ async def recommendations(
 
     result = recommend(catalog, seeds, int(raw_limit), bounds, features)
     kinds = {"ARTIST": "artists", "TRACK": "tracks", "GENRE": "genres"}
+    # Spotify sends `"href": null` for a genre seed, which the OpenAPI file's `href: string`
+    # forbids; leaving the key out is valid and reads as null through `.get("href")`.
     return {
         "seeds": [
             {
                 "afterFilteringSize": size,
                 "afterRelinkingSize": size,
-                "href": None if kind == "GENRE" else f"{render.api}/{kinds[kind]}/{seed_id}",
+                **({} if kind == "GENRE" else {"href": f"{render.api}/{kinds[kind]}/{seed_id}"}),
                 "id": seed_id,
                 "initialPoolSize": size,
                 "type": kind,

@@ -84,9 +84,10 @@ async def recently_played(
     else:
         plays = plays[:limit]
     catalog, render = caller.sim.catalog, caller.render
+    # Played from the track's album: the OpenAPI file has no `null` context.
     items = [
         {"track": render.track(catalog.tracks[p.track_id]), "played_at": timestamp(p.at),
-         "context": None}
+         "context": render.context("album", catalog.tracks[p.track_id].album_id)}
         for p in plays
     ]  # fmt: skip
     cursors = {"after": str(_ms(plays[0].at)), "before": str(_ms(plays[-1].at))} if plays else None

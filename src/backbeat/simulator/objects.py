@@ -40,6 +40,11 @@ class Renderer:
             for size in (640, 300, 64)
         ]
 
+    def context(self, kind: str, entity_id: str) -> JSON:
+        """What a track was played from (an album, artist or playlist), for recently-played."""
+        ref = self._ref(kind, entity_id)
+        return {key: ref[key] for key in ("type", "href", "external_urls", "uri")}
+
     def simple_artist(self, artist: Artist) -> JSON:
         return {**self._ref("artist", artist.id), "name": artist.name}
 
