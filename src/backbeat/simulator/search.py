@@ -48,72 +48,95 @@ def _year_matches(date: str, wanted: str) -> bool:
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One searchable entity with its text folded once, so a query is plain substring tests."""
+
+    id: str
+    popularity: int
+    name: str
+    artists: str
+    album: str
+    genres: tuple[str, ...]
+    date: str
+    code: str  # ISRC of a track, UPC of an album
+    text: str  # what free words are matched against
+
+
 class SearchIndex:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.find = lru_cache(maxsize=2048)(self._find)
+        self._rows: dict[str, list[_Row]] = {}
 
     def _find(self, kind: str, text: str) -> tuple[str, ...]:
-        query = Query.parse(text)
-        finders: dict[str, Callable[[Query], Iterable[tuple[int, str]]]] = {
-            "track": self._tracks,
-            "album": self._albums,
-            "artist": self._artists,
-        }
-        finder = finders.get(kind)
-        if finder is None:
+        if kind not in ("track", "album", "artist"):
             return ()
-        hits = sorted(finder(query), key=lambda hit: (-hit[0], hit[1]))
-        return tuple(entity_id for _, entity_id in hits)
+        query = Query.parse(text)
+        if set(query.filters) - _FILTERS[kind]:
+            return ()  # a filter this type cannot have matches nothing, as on Spotify
+        hits = list(filter(_predicate(query), self.rows(kind)))
+        hits.sort(key=lambda row: (-row.popularity, row.id))
+        return tuple(row.id for row in hits)
 
-    def _artist_names(self, artist_ids: tuple[str, ...]) -> str:
-        return " ".join(fold(self.catalog.artists[a].name) for a in artist_ids)
+    def rows(self, kind: str) -> list[_Row]:
+        if kind not in self._rows:
+            self._rows[kind] = list(self._build(kind))
+        return self._rows[kind]
 
-    def _tracks(self, query: Query) -> Iterable[tuple[int, str]]:
-        catalog, wanted = self.catalog, query.filters
-        for track in catalog.tracks.values():
-            album = catalog.albums[track.album_id]
-            artists = self._artist_names(track.artist_ids)
-            checks = (
-                ("track", lambda v, t=track: v in fold(t.name)),
-                ("artist", lambda v, a=artists: v in a),
-                ("album", lambda v, al=album: v in fold(al.name)),
-                ("isrc", lambda v, t=track: v == fold(t.isrc)),
-                ("year", lambda v, al=album: _year_matches(al.release_date, v)),
-                ("genre", lambda v, t=track: any(
-                    v in fold(g) for a in t.artist_ids for g in catalog.artists[a].genres)),
-            )  # fmt: skip
-            if all(check(wanted[name]) for name, check in checks if name in wanted):
-                text = f"{fold(track.name)} {artists} {fold(album.name)}"
-                if all(word in text for word in query.words):
-                    yield track.popularity, track.id
+    def _build(self, kind: str) -> Iterable[_Row]:
+        catalog = self.catalog
 
-    def _albums(self, query: Query) -> Iterable[tuple[int, str]]:
-        wanted = query.filters
-        if {"track", "isrc", "genre"} & wanted.keys():
-            return
-        for album in self.catalog.albums.values():
-            artists = self._artist_names(album.artist_ids)
-            checks = (
-                ("album", lambda v, al=album: v in fold(al.name)),
-                ("artist", lambda v, a=artists: v in a),
-                ("upc", lambda v, al=album: v == al.upc),
-                ("year", lambda v, al=album: _year_matches(al.release_date, v)),
-            )
-            if all(check(wanted[name]) for name, check in checks if name in wanted):
-                text = f"{fold(album.name)} {artists}"
-                if all(word in text for word in query.words):
-                    yield album.popularity, album.id
+        def artists_of(ids: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+            names = " ".join(fold(catalog.artists[a].name) for a in ids)
+            genres = tuple(fold(g) for a in ids for g in catalog.artists[a].genres)
+            return names, genres
 
-    def _artists(self, query: Query) -> Iterable[tuple[int, str]]:
-        wanted = query.filters
-        if {"track", "album", "isrc", "upc"} & wanted.keys():
-            return
-        for artist in self.catalog.artists.values():
-            name = fold(artist.name)
-            if "artist" in wanted and wanted["artist"] not in name:
-                continue
-            if "genre" in wanted and not any(wanted["genre"] in fold(g) for g in artist.genres):
-                continue
-            if all(word in name for word in query.words):
-                yield artist.popularity, artist.id
+        if kind == "track":
+            for track in catalog.tracks.values():
+                album = catalog.albums[track.album_id]
+                names, genres = artists_of(track.artist_ids)
+                name, album_name = fold(track.name), fold(album.name)
+                yield _Row(track.id, track.popularity, name, names, album_name, genres,
+                           album.release_date, fold(track.isrc),
+                           f"{name} {names} {album_name}")  # fmt: skip
+        elif kind == "album":
+            for album in catalog.albums.values():
+                names, genres = artists_of(album.artist_ids)
+                name = fold(album.name)
+                yield _Row(album.id, album.popularity, name, names, name, genres,
+                           album.release_date, album.upc, f"{name} {names}")  # fmt: skip
+        else:
+            for artist in catalog.artists.values():
+                name = fold(artist.name)
+                genres = tuple(fold(g) for g in artist.genres)
+                yield _Row(artist.id, artist.popularity, name, name, "", genres, "", "", name)
+
+
+_FILTERS = {
+    "track": {"track", "artist", "album", "isrc", "year", "genre", "tag"},
+    "album": {"album", "artist", "upc", "year", "tag"},
+    "artist": {"artist", "genre", "year", "tag"},
+}
+
+
+_FIELD_TESTS: dict[str, Callable[[_Row, str], bool]] = {
+    "track": lambda row, v: v in row.name,
+    "artist": lambda row, v: v in row.artists,
+    "album": lambda row, v: v in row.album,
+    "isrc": lambda row, v: v == row.code,
+    "upc": lambda row, v: v == row.code,
+    "year": lambda row, v: not row.date or _year_matches(row.date, v),
+    "genre": lambda row, v: any(v in genre for genre in row.genres),
+    "tag": lambda row, v: True,  # tag:new / tag:hipster narrow nothing in the simulator
+}
+
+
+def _predicate(query: Query) -> Callable[[_Row], bool]:
+    words, fields = query.words, [(_FIELD_TESTS[n], v) for n, v in query.filters.items()]
+
+    def matches(row: _Row) -> bool:
+        text = row.text
+        return all(w in text for w in words) and all(test(row, v) for test, v in fields)
+
+    return matches
