@@ -1,0 +1,58 @@
+"""The one protocol every backend implements, and the values that cross it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from backbeat.ratelimit.metrics import AppMetrics
+from backbeat.ratelimit.policy import Policy, Window
+from backbeat.ratelimit.rate import Priority
+
+DecisionReason = Literal["granted", "window", "paused", "banned", "concurrency"]
+OutcomeKind = Literal["success", "rate_limited", "quota", "server_error"]
+
+
+@dataclass(frozen=True, slots=True)
+class Acquire:
+    """One attempt to take `cost` slots in every window of `windows`, atomically."""
+
+    policy: Policy
+    windows: tuple[Window, ...]
+    priority: Priority
+    cost: int
+    waiter: str  # stable across the retries of one call, so waiters are counted once
+    known_run: str | None  # the store's run id this process saw last (None: never saw one)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    granted: bool
+    reason: DecisionReason
+    wait: float  # seconds until trying again makes sense (0 when granted)
+    now: float  # the store's clock, epoch seconds
+    run_id: str
+    lease: str | None = None  # concurrency lease to release when the call ends
+    ban_until: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the upstream answered to a granted call."""
+
+    kind: OutcomeKind
+    granted_at: float  # Decision.now of the grant: 429s of calls sent before a pause are old news
+    retry_after: float | None = None  # None when the header was missing
+    lease: str | None = None
+
+
+class Backend(Protocol):
+    async def acquire(self, request: Acquire) -> Decision: ...
+
+    async def finish(self, policy: Policy, outcome: Outcome) -> None:
+        """Release the lease and apply a 429 (pause, ceiling, ban) — one atomic step."""
+        ...
+
+    async def snapshot(self, policy: Policy) -> AppMetrics: ...
+
+    async def close(self) -> None: ...

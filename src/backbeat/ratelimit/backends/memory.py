@@ -1,0 +1,194 @@
+"""The limiter's state in this process (`memory://`): the reference implementation of the
+algorithm the Redis scripts run, on an injected clock. Exact sliding-window logs."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+from backbeat.ratelimit.backends.base import Acquire, Decision, Outcome
+from backbeat.ratelimit.clock import TimeSource
+from backbeat.ratelimit.metrics import AppMetrics, WindowMetrics
+from backbeat.ratelimit.policy import Policy, Window
+from backbeat.ratelimit.rate import Priority
+
+WAITER_GRACE = 1.0  # a waiter that stops retrying is forgotten this long after its wait ends
+
+
+@dataclass
+class _State:
+    now: float
+    logs: dict[str, deque[float]] = field(default_factory=dict)
+    high: deque[float] = field(default_factory=deque)  # grant times of HIGH calls
+    multiplier: float = 1.0
+    changed_at: float = 0.0  # last change of the multiplier
+    pause_until: float = 0.0
+    paused_at: float = -math.inf  # when the current pause episode began
+    strikes: int = 0  # consecutive 429s, for the default pause
+    ban_until: float = 0.0
+    warm_until: float = 0.0
+    leases: dict[str, float] = field(default_factory=dict)  # lease id → expiry
+    waiters: dict[str, tuple[Priority, float]] = field(default_factory=dict)
+    grants: int = 0
+    http_429: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self.changed_at = self.now
+
+
+def effective_limit(limit: int, multiplier: float, warming: bool) -> int:
+    effective = max(1, math.floor(limit * multiplier + 1e-9))
+    return max(1, effective // 2) if warming else effective
+
+
+def reserve_for(effective: int, policy: Policy, high_demand: int) -> int:
+    """Free slots kept for HIGH: its recent demand with headroom (grants of a saturated window
+    expire in bursts, so the reserve must last a whole period), at least 1, at most a share."""
+    cap = math.floor(effective * policy.reserve_share)
+    return min(cap, max(1, math.ceil(high_demand * policy.reserve_headroom)))
+
+
+class MemoryBackend:
+    def __init__(self, clock: TimeSource) -> None:
+        self.clock = clock
+        self.run_id = uuid.uuid4().hex
+        self._apps: dict[str, _State] = {}
+
+    def _state(self, app: str, now: float) -> _State:
+        if app not in self._apps:
+            self._apps[app] = _State(now=now)
+        return self._apps[app]
+
+    async def acquire(self, request: Acquire) -> Decision:
+        policy, now = request.policy, self.clock.time()
+        state = self._state(policy.app, now)
+
+        def wait(reason: str, seconds: float) -> Decision:
+            expiry = now + seconds + WAITER_GRACE
+            state.waiters[request.waiter] = (request.priority, expiry)
+            return Decision(False, reason, seconds, now, self.run_id)  # type: ignore[arg-type]
+
+        if state.ban_until > now:
+            return Decision(False, "banned", state.ban_until - now, now, self.run_id,
+                            ban_until=state.ban_until)  # fmt: skip
+        if state.pause_until > now:
+            return wait("paused", state.pause_until - now)
+        self._recover(policy, state, now)
+        state.leases = {k: exp for k, exp in state.leases.items() if exp > now}
+        if policy.concurrency is not None and len(state.leases) >= policy.concurrency:
+            return wait("concurrency", min(min(state.leases.values()) - now, 0.05))
+
+        longest = policy.longest_period
+        while state.high and state.high[0] <= now - longest:
+            state.high.popleft()
+        state.waiters = {w: v for w, v in state.waiters.items() if v[1] > now}
+        high_waiting = sum(1 for w, (p, _) in state.waiters.items()
+                           if p == Priority.HIGH and w != request.waiter)  # fmt: skip
+        warming = state.warm_until > now
+        needed = 0.0
+        for window in request.windows:
+            log = self._log(state, window, now)
+            effective = effective_limit(window.rate.limit, state.multiplier, warming)
+            allowed = effective
+            if request.priority != Priority.HIGH:
+                demand = sum(1 for t in state.high if t > now - window.rate.period)
+                allowed -= reserve_for(effective, policy, demand + high_waiting)
+            over = len(log) + request.cost - allowed
+            if over > 0:
+                # Wait until the `over`-th oldest grant leaves the window (or a full period
+                # when the cost can never fit, e.g. a LOW call while the reserve is maxed).
+                index = over - 1
+                free_at = (
+                    log[index] + window.rate.period
+                    if index < len(log)
+                    else now + window.rate.period
+                )
+                needed = max(needed, free_at - now)
+        if needed > 0:
+            return wait("window", needed)
+
+        for window in request.windows:
+            state.logs[window.key].extend([now] * request.cost)
+        if request.priority == Priority.HIGH:
+            state.high.extend([now] * request.cost)
+        state.grants += request.cost
+        state.waiters.pop(request.waiter, None)
+        lease = None
+        if policy.concurrency is not None:
+            lease = uuid.uuid4().hex
+            state.leases[lease] = now + policy.lease_ttl
+        return Decision(True, "granted", 0.0, now, self.run_id, lease=lease)
+
+    def _log(self, state: _State, window: Window, now: float) -> deque[float]:
+        log = state.logs.setdefault(window.key, deque())
+        horizon = now - window.rate.period
+        while log and log[0] <= horizon:
+            log.popleft()
+        return log
+
+    def _recover(self, policy: Policy, state: _State, now: float) -> None:
+        """Each full longest window without a rate 429 gives back one recovery step."""
+        if state.multiplier < 1 and now - state.changed_at >= policy.longest_period:
+            state.multiplier = min(1.0, state.multiplier + policy.recovery_step)
+            state.changed_at = now
+            state.strikes = 0
+
+    async def finish(self, policy: Policy, outcome: Outcome) -> None:
+        now = self.clock.time()
+        state = self._state(policy.app, now)
+        if outcome.lease is not None:
+            state.leases.pop(outcome.lease, None)
+        if outcome.kind == "quota" or (
+            outcome.kind == "rate_limited" and (outcome.retry_after or 0) > policy.ban_threshold
+        ):
+            reason = "quota" if outcome.kind == "quota" else "ban"
+            state.http_429[reason] += 1
+            # A quota 429 without a usable Retry-After still bans for at least the threshold.
+            length = max(outcome.retry_after or 0.0, policy.ban_threshold)
+            state.ban_until = max(state.ban_until, now + length)
+        elif outcome.kind == "rate_limited":
+            state.http_429["rate"] += 1
+            if outcome.granted_at <= state.paused_at:
+                return  # sent before the current pause began: the same episode, counted once
+            state.strikes += 1
+            pause = outcome.retry_after or min(
+                policy.max_default_pause, policy.default_pause * 2 ** (state.strikes - 1)
+            )
+            state.pause_until = max(state.pause_until, now + pause)
+            state.paused_at = now
+            state.multiplier = max(policy.min_multiplier, state.multiplier * policy.decrease_factor)
+            state.changed_at = now
+
+    async def snapshot(self, policy: Policy) -> AppMetrics:
+        now = self.clock.time()
+        state = self._state(policy.app, now)
+        warming = state.warm_until > now
+        windows = []
+        for window in policy.windows_of_all():
+            log = self._log(state, window, now)
+            effective = effective_limit(window.rate.limit, state.multiplier, warming)
+            demand = sum(1 for t in state.high if t > now - window.rate.period)
+            reserve = reserve_for(effective, policy, demand)
+            windows.append(
+                WindowMetrics(
+                    window.key, window.rate.limit, window.rate.period, effective, len(log), reserve
+                )
+            )
+        live = [p for p, exp in state.waiters.values() if exp > now]
+        return AppMetrics(
+            app=policy.app,
+            multiplier=state.multiplier,
+            pause_remaining=max(0.0, state.pause_until - now),
+            ban_remaining=max(0.0, state.ban_until - now),
+            warming_up=warming,
+            in_flight=sum(1 for exp in state.leases.values() if exp > now),
+            grants=state.grants,
+            http_429={reason: state.http_429[reason] for reason in ("rate", "quota", "ban")},
+            waiters={p.name: sum(1 for q in live if q == p) for p in Priority},
+            windows=windows,
+        )
+
+    async def close(self) -> None:
+        self._apps.clear()

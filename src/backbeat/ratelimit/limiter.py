@@ -1,0 +1,144 @@
+"""The limiter callers use: take a slot (waiting with jitter, bounded by `max_wait`), then report
+what the upstream answered. Backends decide atomically; this side only waits and retries."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from backbeat.ratelimit.backends.base import Acquire, Backend, Outcome, OutcomeKind
+from backbeat.ratelimit.clock import TimeSource, WallClock
+from backbeat.ratelimit.errors import LimiterUnavailable, SlotTimeout, UnknownApp, UpstreamBanned
+from backbeat.ratelimit.metrics import AppMetrics
+from backbeat.ratelimit.policy import Policy
+from backbeat.ratelimit.rate import OpClass, Priority
+
+# Interactive calls fail fast with a clear error; batch work can afford to queue.
+DEFAULT_MAX_WAIT = {Priority.HIGH: 5.0, Priority.NORMAL: 120.0, Priority.LOW: 600.0}
+# Extra sleep on top of the exact wait, as a share of it: spreads waiters that would all wake
+# at the same expiry, and lets more urgent ones go first.
+JITTER = {Priority.HIGH: 0.0, Priority.NORMAL: 0.05, Priority.LOW: 0.15}
+STORE_RETRY = 0.25  # pause between attempts to reach an unreachable store
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A slot taken for one upstream call; pass it back to `Limiter.report`."""
+
+    app: str
+    granted_at: float
+    waited: float
+    lease: str | None
+
+
+class Limiter:
+    def __init__(
+        self,
+        backend: Backend,
+        policies: Mapping[str, Policy],
+        clock: TimeSource | None = None,
+        *,
+        rng: random.Random | None = None,
+        fallback: Backend | None = None,
+    ) -> None:
+        """`fallback`, when given, takes over while `backend`'s store is unreachable
+        (configure it with per-process limits); without one the limiter fails closed."""
+        self.backend = backend
+        self.policies = dict(policies)
+        self.clock = clock or WallClock()
+        self.rng = rng or random.Random()
+        self.fallback = fallback
+        self._known_run: str | None = None
+
+    def policy(self, app: str) -> Policy:
+        try:
+            return self.policies[app]
+        except KeyError:
+            raise UnknownApp(app) from None
+
+    async def acquire(
+        self,
+        app: str,
+        op_class: OpClass = "read",
+        *,
+        endpoint: str | None = None,
+        priority: Priority = Priority.NORMAL,
+        cost: int = 1,
+        max_wait: float | None = None,
+    ) -> Grant:
+        policy = self.policy(app)
+        windows = policy.windows(op_class, endpoint)
+        if not windows:
+            raise ValueError(f"{app} has no window for class {op_class!r}")
+        if not 1 <= cost <= min(w.rate.limit for w in windows):
+            raise ValueError(f"cost {cost} cannot fit the windows of {app} {op_class}")
+        budget = DEFAULT_MAX_WAIT[priority] if max_wait is None else max_wait
+        waiter = uuid.uuid4().hex
+        started = self.clock.time()
+        while True:
+            request = Acquire(policy, windows, priority, cost, waiter, self._known_run)
+            try:
+                decision = await self.backend.acquire(request)
+            except (ConnectionError, OSError, TimeoutError) as error:
+                if self.fallback is not None:
+                    decision = await self.fallback.acquire(request)
+                else:
+                    waited = self.clock.time() - started
+                    if waited + STORE_RETRY > budget:
+                        raise LimiterUnavailable(app, error) from error
+                    await self.clock.sleep(STORE_RETRY)
+                    continue
+            else:
+                self._known_run = decision.run_id
+            if decision.granted:
+                return Grant(app, decision.now, self.clock.time() - started, decision.lease)
+            if decision.reason == "banned":
+                raise UpstreamBanned(app, decision.ban_until or decision.now + decision.wait)
+            pause = decision.wait * (1 + self.rng.random() * JITTER[priority])
+            waited = self.clock.time() - started
+            if waited + pause > budget:
+                raise SlotTimeout(app, budget, decision.wait, decision.reason)
+            await self.clock.sleep(pause)
+
+    async def report(
+        self, grant: Grant, kind: OutcomeKind = "success", retry_after: float | None = None
+    ) -> None:
+        """What the upstream answered: frees the lease; a 429 pauses, lowers or bans the app."""
+        if kind == "success" and grant.lease is None:
+            return  # nothing shared to update: recovery happens inside acquire
+        outcome = Outcome(kind, grant.granted_at, retry_after, grant.lease)
+        await self.backend.finish(self.policy(grant.app), outcome)
+
+    @asynccontextmanager
+    async def slot(
+        self,
+        app: str,
+        op_class: OpClass = "read",
+        *,
+        endpoint: str | None = None,
+        priority: Priority = Priority.NORMAL,
+        cost: int = 1,
+        max_wait: float | None = None,
+    ) -> AsyncIterator[Grant]:
+        """`async with limiter.slot(...)`: the lease is released however the block ends;
+        report 429s yourself with `report` inside the block."""
+        grant = await self.acquire(
+            app, op_class, endpoint=endpoint, priority=priority, cost=cost, max_wait=max_wait
+        )
+        try:
+            yield grant
+        finally:
+            if grant.lease is not None:
+                await self.backend.finish(self.policy(app), Outcome("success", grant.granted_at,
+                                                                    lease=grant.lease))  # fmt: skip
+
+    async def snapshot(self, app: str) -> AppMetrics:
+        return await self.backend.snapshot(self.policy(app))
+
+    async def close(self) -> None:
+        await self.backend.close()
+        if self.fallback is not None:
+            await self.fallback.close()
