@@ -148,7 +148,9 @@ async def test_concurrency_leases_cap_in_flight_calls_and_expire(
 ) -> None:
     rules = policy(concurrency=2, lease_ttl=10)
     a, b = await _try(backend, rules), await _try(backend, rules)
-    assert a.lease and b.lease and a.lease != b.lease
+    assert a.lease
+    assert b.lease
+    assert a.lease != b.lease
     third = await _try(backend, rules)
     assert (third.granted, third.reason) == (False, "concurrency")
     assert 0 < third.wait <= 0.05
