@@ -32,6 +32,7 @@ class Grant:
     granted_at: float
     waited: float
     lease: str | None
+    local: bool = False  # granted by the per-process fallback while the store was unreachable
 
 
 class Limiter:
@@ -43,14 +44,17 @@ class Limiter:
         *,
         rng: random.Random | None = None,
         fallback: Backend | None = None,
+        expected_processes: int = 1,
     ) -> None:
-        """`fallback`, when given, takes over while `backend`'s store is unreachable
-        (configure it with per-process limits); without one the limiter fails closed."""
+        """Without `fallback` the limiter fails closed while the shared store is unreachable:
+        batch calls wait and retry, interactive ones get `LimiterUnavailable` soon. With one, it
+        takes over with each limit divided by `expected_processes`."""
         self.backend = backend
         self.policies = dict(policies)
         self.clock = clock or WallClock()
         self.rng = rng or random.Random()
         self.fallback = fallback
+        self._local = {app: p.divided(expected_processes) for app, p in self.policies.items()}
         self._known_run: str | None = None
 
     def policy(self, app: str) -> Policy:
@@ -80,11 +84,17 @@ class Limiter:
         started = self.clock.time()
         while True:
             request = Acquire(policy, windows, priority, cost, waiter, self._known_run)
+            local = False
             try:
                 decision = await self.backend.acquire(request)
             except (ConnectionError, OSError, TimeoutError) as error:
                 if self.fallback is not None:
-                    decision = await self.fallback.acquire(request)
+                    local_policy = self._local[app]
+                    local_windows = local_policy.windows(op_class, endpoint)
+                    decision = await self.fallback.acquire(
+                        Acquire(local_policy, local_windows, priority, cost, waiter, None)
+                    )
+                    local = True
                 else:
                     waited = self.clock.time() - started
                     if waited + STORE_RETRY > budget:
@@ -94,7 +104,8 @@ class Limiter:
             else:
                 self._known_run = decision.run_id
             if decision.granted:
-                return Grant(app, decision.now, self.clock.time() - started, decision.lease)
+                waited = self.clock.time() - started
+                return Grant(app, decision.now, waited, decision.lease, local)
             if decision.reason == "banned":
                 raise UpstreamBanned(app, decision.ban_until or decision.now + decision.wait)
             pause = decision.wait * (1 + self.rng.random() * JITTER[priority])
@@ -109,8 +120,19 @@ class Limiter:
         """What the upstream answered: frees the lease; a 429 pauses, lowers or bans the app."""
         if kind == "success" and grant.lease is None:
             return  # nothing shared to update: recovery happens inside acquire
-        outcome = Outcome(kind, grant.granted_at, retry_after, grant.lease)
-        await self.backend.finish(self.policy(grant.app), outcome)
+        await self._finish(grant, Outcome(kind, grant.granted_at, retry_after, grant.lease))
+
+    async def _finish(self, grant: Grant, outcome: Outcome) -> None:
+        if grant.local and self.fallback is not None:
+            await self.fallback.finish(self._local[grant.app], outcome)
+            return
+        try:
+            await self.backend.finish(self.policy(grant.app), outcome)
+        except (ConnectionError, OSError, TimeoutError):
+            # The store is gone: its lease expires by itself; a 429 lost here is seen again
+            # by the next call that gets one.
+            if self.fallback is not None:
+                await self.fallback.finish(self._local[grant.app], outcome)
 
     @asynccontextmanager
     async def slot(
@@ -132,8 +154,7 @@ class Limiter:
             yield grant
         finally:
             if grant.lease is not None:
-                await self.backend.finish(self.policy(app), Outcome("success", grant.granted_at,
-                                                                    lease=grant.lease))  # fmt: skip
+                await self._finish(grant, Outcome("success", grant.granted_at, lease=grant.lease))
 
     async def snapshot(self, app: str) -> AppMetrics:
         return await self.backend.snapshot(self.policy(app))

@@ -4,7 +4,7 @@ cap, and how the limiter adapts (ceiling, pause, ban, reserve for interactive ca
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from backbeat.ratelimit.rate import OP_CLASSES, OpClass, Rate
@@ -76,3 +76,18 @@ class Policy:
     @property
     def longest_period(self) -> float:
         return max(window.rate.period for window in self.windows_of_all())
+
+    def divided(self, processes: int) -> Policy:
+        """This policy's share for one of `processes` processes that cannot coordinate (the
+        per-process fallback while the shared store is unreachable)."""
+
+        def share(rates: tuple[Rate, ...]) -> tuple[Rate, ...]:
+            return tuple(Rate(max(1, r.limit // processes), r.period) for r in rates)
+
+        return replace(
+            self,
+            classes={k: share(v) for k, v in self.classes.items()},
+            endpoints={k: share(v) for k, v in self.endpoints.items()},
+            shared=share(self.shared),
+            concurrency=None if self.concurrency is None else max(1, self.concurrency // processes),
+        )
