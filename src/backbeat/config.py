@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from backbeat.ratelimit import Policy, Rate
 
 RetryAfterMode = Literal["honest", "zero", "missing", "early"]
 AppMode = Literal["development", "extended"]
@@ -77,6 +79,65 @@ class SimulatorSettings(BaseModel):
         return seconds / self.time_scale
 
 
+def _rate(text: str) -> str:
+    Rate.parse(text)  # refuse a malformed rate when settings load, not at the first call
+    return text
+
+
+RateText = Annotated[str, AfterValidator(_rate)]
+
+# Seed 004's ReccoBeats figures: per-tool windows, minimum intervals, 5 in flight.
+_RECCOBEATS_ENDPOINTS = {
+    "track_recommendation": ["60/60", "1/1.2"],
+    "track": ["60/60", "1/1.2"],
+    "track_audio_features": ["60/60", "1/1.2"],
+    "artist_search": ["60/60", "1/1.2"],
+    "artist_track": ["45/60", "1/1.5"],
+}
+
+
+class RateLimitSettings(BaseModel):
+    """The global limiter: where its state lives and each upstream app's budget."""
+
+    url: str = Field(default="memory://", description="memory:// or redis://host:port/db")
+    spotify_read: RateText = "80/30"
+    spotify_write: RateText = "30/30"
+    spotify_batch: RateText = "20/30"
+    spotify_endpoints: dict[str, list[RateText]] = Field(default_factory=dict)
+    spotify_concurrency: int | None = Field(default=None, ge=1)
+    reccobeats_endpoints: dict[str, list[RateText]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in _RECCOBEATS_ENDPOINTS.items()}
+    )
+    reccobeats_concurrency: int | None = Field(default=5, ge=1)
+    ban_threshold: float = Field(default=60.0, gt=0)
+    min_multiplier: float = Field(default=0.25, gt=0, le=1)
+    store_down: Literal["fail-closed", "per-process"] = "fail-closed"
+    expected_processes: int = Field(default=4, ge=1)
+
+    def spotify_policy(self, client_id: str) -> Policy:
+        return Policy(
+            app=f"spotify:{client_id}",
+            classes={
+                "read": (Rate.parse(self.spotify_read),),
+                "write": (Rate.parse(self.spotify_write),),
+                "batch": (Rate.parse(self.spotify_batch),),
+            },
+            endpoints={k: tuple(map(Rate.parse, v)) for k, v in self.spotify_endpoints.items()},
+            concurrency=self.spotify_concurrency,
+            ban_threshold=self.ban_threshold,
+            min_multiplier=self.min_multiplier,
+        )
+
+    def reccobeats_policy(self) -> Policy:
+        return Policy(
+            app="reccobeats",
+            endpoints={k: tuple(map(Rate.parse, v)) for k, v in self.reccobeats_endpoints.items()},
+            concurrency=self.reccobeats_concurrency,
+            ban_threshold=self.ban_threshold,
+            min_multiplier=self.min_multiplier,
+        )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BACKBEAT_",
@@ -88,3 +149,4 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     require_services: bool = False
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
+    ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)

@@ -57,6 +57,26 @@ class Limiter:
         self._local = {app: p.divided(expected_processes) for app, p in self.policies.items()}
         self._known_run: str | None = None
 
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        policies: Mapping[str, Policy],
+        clock: TimeSource | None = None,
+        *,
+        per_process_fallback: bool = False,
+        expected_processes: int = 1,
+    ) -> Limiter:
+        """The limiter on the store at `url` (memory:// or redis://…)."""
+        from backbeat.ratelimit.backends import open_backend
+        from backbeat.ratelimit.backends.memory import MemoryBackend
+
+        clock = clock or WallClock()
+        shared = url.partition("://")[0] != "memory"
+        fallback = MemoryBackend(clock) if per_process_fallback and shared else None
+        return cls(open_backend(url, clock), policies, clock, fallback=fallback,
+                   expected_processes=expected_processes)  # fmt: skip
+
     def policy(self, app: str) -> Policy:
         try:
             return self.policies[app]

@@ -1,0 +1,36 @@
+"""Settings: nested groups from the environment, rates checked when settings load."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from backbeat.config import RateLimitSettings, Settings
+from backbeat.ratelimit import Rate
+
+
+def test_nested_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BACKBEAT_SIMULATOR__LIMIT", "20")
+    monkeypatch.setenv("BACKBEAT_RATELIMIT__SPOTIFY_READ", "100/30")
+    monkeypatch.setenv("BACKBEAT_RATELIMIT__URL", "redis://127.0.0.1:6379/3")
+    settings = Settings()
+    assert settings.simulator.limit == 20
+    assert settings.ratelimit.url == "redis://127.0.0.1:6379/3"
+    assert settings.ratelimit.spotify_policy("abc").classes["read"] == (Rate(100, 30),)
+
+
+def test_policies_from_settings() -> None:
+    limits = RateLimitSettings(spotify_endpoints={"search": ["10/30", "1/0.5"]})
+    spotify = limits.spotify_policy("client")
+    assert spotify.app == "spotify:client"
+    assert [w.rate for w in spotify.windows("read", "search")] == [
+        Rate(80, 30), Rate(10, 30), Rate(1, 0.5)
+    ]  # fmt: skip
+    recco = limits.reccobeats_policy()
+    assert recco.concurrency == 5
+    assert [w.rate for w in recco.windows("read", "artist_track")] == [Rate(45, 60), Rate(1, 1.5)]
+
+
+def test_a_malformed_rate_is_refused_with_a_message() -> None:
+    with pytest.raises(ValidationError, match="LIMIT/SECONDS"):
+        RateLimitSettings(spotify_read="eighty per minute")
