@@ -1,4 +1,4 @@
-"""Imports point inward: the simulator models Spotify and never uses backbeat's client code."""
+"""Imports point inward: the simulator never uses the client code; the limiter stands alone."""
 
 from __future__ import annotations
 
@@ -36,6 +36,17 @@ def test_the_simulator_imports_only_itself_and_the_foundation() -> None:
         for path in modules
         for name in _backbeat_imports(path)
         if not name.startswith(SIMULATOR_MAY_IMPORT)
+    }
+    assert not offending
+
+
+def test_ratelimit_imports_nothing_else_of_backbeat() -> None:
+    modules = sorted((PACKAGE / "ratelimit").rglob("*.py"))
+    offending = {
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in modules
+        for name in _backbeat_imports(path)
+        if not name.startswith("backbeat.ratelimit")
     }
     assert not offending
 
