@@ -1,11 +1,13 @@
 """`backbeat demo`: the whole story on one machine with nothing installed but backbeat.
 
-For now it starts the simulator and walks through a few calls as any Spotify client would make
-them; later steps grow it into the real demo (limiter, jobs, apps).
+It starts the simulator, walks through a few calls as any Spotify client would make them, then
+sends the same burst naively and through backbeat's limiter; later steps grow it into the real
+demo (client, jobs, apps).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Annotated, Any
 
@@ -13,10 +15,12 @@ import httpx
 import typer
 
 from backbeat.config import SimulatorSettings
+from backbeat.ratelimit import Limiter, Policy, Rate
 from backbeat.simulator import create_app
 from backbeat.simulator.server import BackgroundServer
 
 CLIENT_ID, CLIENT_SECRET = "backbeat-demo", "backbeat-demo-secret"
+LIMITED_ID = "backbeat-demo-limited"  # a second app, so the two bursts do not share a window
 
 
 def _say(title: str, detail: str = "") -> None:
@@ -25,13 +29,54 @@ def _say(title: str, detail: str = "") -> None:
         typer.echo(f"  {detail}")
 
 
+def _basic(client_id: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{CLIENT_SECRET}".encode()).decode()
+
+
+async def _limited_burst(base: str, burst: int, limit: int, window: float) -> dict[str, Any]:
+    """The same burst, each call first taking a slot from the limiter (memory backend)."""
+    app = f"spotify:{LIMITED_ID}"
+    # A quarter second more than the upstream's window: a call reaches it a little after its
+    # grant, and two calls' delays differ.
+    policy = Policy(app, shared=(Rate(limit, window + 0.25),))
+    limiter = Limiter.from_url("memory://", {app: policy})
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        token = (
+            await http.post(
+                "/api/token",
+                data={"grant_type": "client_credentials"},
+                headers={"Authorization": _basic(LIMITED_ID)},
+            )
+        ).json()["access_token"]
+
+        async def one() -> int:
+            async with limiter.slot(app, max_wait=window * 2) as grant:
+                response = await http.get(
+                    "/v1/search",
+                    params={"q": "a", "type": "track"},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                if response.status_code == 429:
+                    await limiter.report(grant, "rate_limited")
+                return response.status_code
+
+        statuses = await asyncio.gather(*(one() for _ in range(burst)))
+        stats: dict[str, Any] = (await http.get("/_sim/stats")).json()["apps"][LIMITED_ID]
+    _say(
+        f"the same {burst} searches through backbeat's limiter ({limit}/{window:g}s)",
+        f"{statuses.count(200)} × 200 and {statuses.count(429)} × 429; "
+        f"max_in_window={stats['max_in_window']} — the extra calls waited for the window",
+    )
+    return stats
+
+
 def _walkthrough(base: str, burst: int) -> dict[str, Any]:
-    basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+    basic = _basic(CLIENT_ID)
     with httpx.Client(base_url=base, timeout=10) as http:
         token = http.post(
             "/api/token",
             data={"grant_type": "client_credentials"},
-            headers={"Authorization": f"Basic {basic}"},
+            headers={"Authorization": basic},
         ).json()
         _say("client-credentials token", f"expires_in={token['expires_in']} s")
         http.headers["Authorization"] = f"Bearer {token['access_token']}"
@@ -80,7 +125,8 @@ def demo(
     settings = SimulatorSettings(limit=limit, window=window, artists=200, users=50)
     with BackgroundServer(create_app(settings)) as server:
         typer.secho(f"backbeat demo — simulator serving on {server.url}", bold=True)
-        stats = _walkthrough(server.url, burst=limit + 5)
-    if stats["max_in_window"] > limit:
+        naive = _walkthrough(server.url, burst=limit + 5)
+        limited = asyncio.run(_limited_burst(server.url, limit + 5, limit, window))
+    if naive["max_in_window"] > limit or limited["http_429"] or limited["max_in_window"] > limit:
         raise typer.Exit(1)
     typer.echo("\nDone.")
