@@ -79,4 +79,6 @@ def test_demo_runs_and_shows_the_budget() -> None:
     result = CliRunner().invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
     assert "max_in_window=20 (limit 20)" in result.output
-    assert "× 429" in result.output
+    naive, limited = result.output.split("through backbeat's limiter")
+    assert "× 429: the upstream budget is real" in naive
+    assert "25 × 200 and 0 × 429; max_in_window=20" in limited
