@@ -15,6 +15,7 @@ from backbeat.clock import FakeClock
 from backbeat.ratelimit import Backend, Policy, Priority, Rate
 from backbeat.ratelimit.backends.base import Acquire
 from backbeat.ratelimit.backends.memory import MemoryBackend
+from backbeat.ratelimit.backends.redis import RedisBackend
 
 RULES = Policy(
     app="spotify:prop",
@@ -82,16 +83,27 @@ def test_memory_never_exceeds_any_window(arrivals: list[tuple]) -> None:  # type
     _property(MemoryBackend)(arrivals)
 
 
+class _Cleaning:
+    """The Redis backend, deleting its keys when closed (a store per example)."""
+
+    def __init__(self, inner: RedisBackend, prefix: str) -> None:
+        self.inner, self.prefix = inner, prefix
+        self.acquire, self.finish, self.snapshot = inner.acquire, inner.finish, inner.snapshot
+
+    async def close(self) -> None:
+        async for key in self.inner.client.scan_iter(match=f"{self.prefix}*"):
+            await self.inner.client.delete(key)
+        await self.inner.close()
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.lists(arrival, min_size=1, max_size=80))
 def test_redis_never_exceeds_any_window(redis_url: str, arrivals: list[tuple]) -> None:  # type: ignore[type-arg]
-    from backbeat.ratelimit.backends.redis import RedisBackend
-
     def make(clock: FakeClock) -> Backend:
         prefix = f"bbprop:{uuid.uuid4().hex[:10]}"  # a fresh store per example
-        return RedisBackend.from_url(redis_url, clock=clock, prefix=prefix)
+        return _Cleaning(RedisBackend.from_url(redis_url, clock=clock, prefix=prefix), prefix)
 
     _property(make)(arrivals)
 

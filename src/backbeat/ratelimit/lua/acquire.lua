@@ -1,0 +1,129 @@
+-- Take `cost` slots in every window of one request, or say how long to wait: one atomic step.
+-- KEYS: state, high, leases, waiters:0, waiters:1, waiters:2, then one log per window.
+-- ARGV: now ('' = TIME), token (run id if the state is new), known_run ('' = none), priority,
+--       cost, waiter, concurrency ('' = none), lease_ttl, reserve_share, reserve_headroom,
+--       recovery_step, longest_period, waiter_grace, key_ttl_ms, state_ttl_ms,
+--       then limit, period per window.
+-- Returns {granted 0/1, reason, wait, now, run_id, lease or '', ban_until or ''}.
+local now = clock_now(ARGV[1])
+local token, known_run = ARGV[2], ARGV[3]
+local priority, cost, waiter = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local concurrency = tonumber(ARGV[7])
+local lease_ttl, share, headroom = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local step, longest, grace = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
+local key_ttl, state_ttl = ARGV[14], tonumber(ARGV[15])
+local FIRST_WINDOW_ARG = 16
+
+local state_key, high_key, leases_key = KEYS[1], KEYS[2], KEYS[3]
+local waiter_keys = {KEYS[4], KEYS[5], KEYS[6]}
+local FIRST_WINDOW_KEY = 7
+
+local s = load_state(state_key, now)
+if not s.run_id then
+  -- No run id: a first start, or Redis came back empty and the last window's grants are lost.
+  set(s, 'run_id', token)
+  if known_run ~= '' and known_run ~= token then
+    set(s, 'warm_until', now + longest)
+  end
+end
+
+local function reply(granted, reason, wait, lease, ban_until)
+  save_state(state_key, s, now, state_ttl)
+  return {granted, reason, fmt(wait), fmt(now), s.run_id, lease or '',
+          ban_until and fmt(ban_until) or ''}
+end
+
+local function wait(reason, seconds)
+  for p, key in ipairs(waiter_keys) do
+    if p ~= priority + 1 then
+      redis.call('ZREM', key, waiter)
+    end
+  end
+  local key = waiter_keys[priority + 1]
+  redis.call('ZADD', key, fmt(now + seconds + grace), waiter)
+  redis.call('PEXPIRE', key, key_ttl)
+  return reply(0, reason, seconds)
+end
+
+if s.ban_until > now then
+  return reply(0, 'banned', s.ban_until - now, nil, s.ban_until)
+end
+if s.pause_until > now then
+  return wait('paused', s.pause_until - now)
+end
+-- Each full longest window without a rate 429 gives back one recovery step.
+if s.multiplier < 1 and now - s.changed_at >= longest then
+  set(s, 'multiplier', math.min(1, s.multiplier + step))
+  set(s, 'changed_at', now)
+  set(s, 'strikes', 0)
+end
+redis.call('ZREMRANGEBYSCORE', leases_key, '-inf', fmt(now))
+if concurrency and redis.call('ZCARD', leases_key) >= concurrency then
+  local first = redis.call('ZRANGE', leases_key, 0, 0, 'WITHSCORES')
+  return wait('concurrency', math.min(tonumber(first[2]) - now, 0.05))
+end
+
+redis.call('ZREMRANGEBYSCORE', high_key, '-inf', fmt(now - longest))
+for _, key in ipairs(waiter_keys) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now))
+end
+local high_waiting = redis.call('ZCARD', waiter_keys[1])
+if redis.call('ZSCORE', waiter_keys[1], waiter) then
+  high_waiting = high_waiting - 1
+end
+local warming = s.warm_until > now
+local needed = 0
+for i = FIRST_WINDOW_KEY, #KEYS do
+  local key = KEYS[i]
+  local arg = FIRST_WINDOW_ARG + 2 * (i - FIRST_WINDOW_KEY)
+  local limit, period = tonumber(ARGV[arg]), tonumber(ARGV[arg + 1])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now - period))
+  local used = redis.call('ZCARD', key)
+  local effective = effective_limit(limit, s.multiplier, warming)
+  local allowed = effective
+  if priority ~= 0 then
+    local demand = redis.call('ZCOUNT', high_key, '(' .. fmt(now - period), '+inf')
+    allowed = allowed - reserve_for(effective, share, headroom, demand + high_waiting)
+  end
+  local over = used + cost - allowed
+  if over > 0 then
+    -- Wait until the `over`-th oldest grant leaves the window (or a full period when the
+    -- cost can never fit, e.g. a LOW call while the reserve is maxed).
+    local free_at = now + period
+    if over <= used then
+      local entry = redis.call('ZRANGE', key, over - 1, over - 1, 'WITHSCORES')
+      free_at = tonumber(entry[2]) + period
+    end
+    needed = math.max(needed, free_at - now)
+  end
+end
+if needed > 0 then
+  return wait('window', needed)
+end
+
+-- Grant: `cost` unique members per log, scored by the grant time.
+local last = redis.call('HINCRBY', state_key, 'seq', cost)
+local score = fmt(now)
+local function record(key)
+  for n = last - cost + 1, last do
+    redis.call('ZADD', key, score, string.format('%d', n))
+  end
+  redis.call('PEXPIRE', key, key_ttl)
+end
+for i = FIRST_WINDOW_KEY, #KEYS do
+  record(KEYS[i])
+end
+if priority == 0 then
+  record(high_key)
+end
+redis.call('HINCRBY', state_key, 'grants', cost)
+for _, key in ipairs(waiter_keys) do
+  redis.call('ZREM', key, waiter)
+end
+local lease = nil
+if concurrency then
+  lease = s.run_id .. ':' .. string.format('%d', last)
+  redis.call('ZADD', leases_key, fmt(now + lease_ttl), lease)
+  redis.call('PEXPIRE', leases_key, key_ttl)
+end
+return reply(1, 'granted', 0, lease)

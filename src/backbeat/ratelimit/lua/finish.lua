@@ -1,0 +1,43 @@
+-- Release the lease and apply what the upstream answered (pause, ceiling, ban): one atomic step.
+-- KEYS: state, leases.
+-- ARGV: now ('' = TIME), lease ('' = none), kind, granted_at, retry_after ('' = missing),
+--       min_multiplier, decrease_factor, ban_threshold, default_pause, max_default_pause,
+--       state_ttl_ms.
+local now = clock_now(ARGV[1])
+local lease, kind, granted_at = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local retry_after = tonumber(ARGV[5])  -- nil when the header was missing
+local min_multiplier, decrease_factor = tonumber(ARGV[6]), tonumber(ARGV[7])
+local ban_threshold, default_pause = tonumber(ARGV[8]), tonumber(ARGV[9])
+local max_default_pause, state_ttl = tonumber(ARGV[10]), tonumber(ARGV[11])
+local state_key, leases_key = KEYS[1], KEYS[2]
+
+if lease ~= '' then
+  redis.call('ZREM', leases_key, lease)
+end
+if kind ~= 'quota' and kind ~= 'rate_limited' then
+  return 0
+end
+
+local s = load_state(state_key, now)
+if kind == 'quota' or (retry_after or 0) > ban_threshold then
+  local reason = kind == 'quota' and 'quota' or 'ban'
+  redis.call('HINCRBY', state_key, 'http_429:' .. reason, 1)
+  -- A quota 429 without a usable Retry-After still bans for at least the threshold.
+  local length = math.max(retry_after or 0, ban_threshold)
+  set(s, 'ban_until', math.max(s.ban_until, now + length))
+else
+  redis.call('HINCRBY', state_key, 'http_429:rate', 1)
+  if granted_at > s.paused_at then  -- else sent before the current pause: counted once
+    set(s, 'strikes', s.strikes + 1)
+    local pause = retry_after
+    if pause == nil or pause == 0 then
+      pause = math.min(max_default_pause, default_pause * 2 ^ (s.strikes - 1))
+    end
+    set(s, 'pause_until', math.max(s.pause_until, now + pause))
+    set(s, 'paused_at', now)
+    set(s, 'multiplier', math.max(min_multiplier, s.multiplier * decrease_factor))
+    set(s, 'changed_at', now)
+  end
+end
+save_state(state_key, s, now, state_ttl)
+return 1
