@@ -119,6 +119,17 @@ async def test_the_limiter_remembers_the_run_and_warms_up_after_a_flush(make: Fa
     assert (await front.snapshot(APP)).warming_up
 
 
+async def test_a_second_app_of_the_same_limiter_does_not_warm_up(make: Factory) -> None:
+    """Run ids are per app: the first use of another app is not a store that came back empty."""
+    clock = FakeClock()
+    other = Policy(app="spotify:other", classes={"read": (Rate(10, 30),)}, reserve_share=0.0)
+    front = Limiter(make(clock), {APP: RULES, other.app: other}, clock, rng=random.Random(1))
+    await front.acquire(APP)
+    granted = [await front.acquire(other.app, max_wait=0) for _ in range(10)]
+    assert len(granted) == 10
+    assert not (await front.snapshot(other.app)).warming_up
+
+
 async def test_every_key_expires_and_a_ban_keeps_the_state(make: Factory) -> None:
     clock = FakeClock()
     backend = make(clock)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from backbeat.cli import demo, simulator
+from backbeat.cli import bench, demo, simulator
 
 app = typer.Typer(
     name="backbeat",
@@ -13,6 +13,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(simulator.app, name="simulator")
+app.add_typer(bench.app, name="bench")
 app.command("demo")(demo.demo)
 
 

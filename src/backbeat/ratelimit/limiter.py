@@ -55,7 +55,7 @@ class Limiter:
         self.rng = rng or random.Random()
         self.fallback = fallback
         self._local = {app: p.divided(expected_processes) for app, p in self.policies.items()}
-        self._known_run: str | None = None
+        self._known_runs: dict[str, str] = {}  # app → the store's run id seen last
 
     @classmethod
     def from_url(
@@ -103,7 +103,7 @@ class Limiter:
         waiter = uuid.uuid4().hex
         started = self.clock.time()
         while True:
-            request = Acquire(policy, windows, priority, cost, waiter, self._known_run)
+            request = Acquire(policy, windows, priority, cost, waiter, self._known_runs.get(app))
             local = False
             try:
                 decision = await self.backend.acquire(request)
@@ -122,7 +122,7 @@ class Limiter:
                     await self.clock.sleep(STORE_RETRY)
                     continue
             else:
-                self._known_run = decision.run_id
+                self._known_runs[app] = decision.run_id
             if decision.granted:
                 waited = self.clock.time() - started
                 return Grant(app, decision.now, waited, decision.lease, local)

@@ -1,0 +1,76 @@
+"""`backbeat bench …`: benchmarks run for real; `--json` prints one object and nothing else."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Benchmarks: real processes on a real store, with baselines.")
+
+
+@app.command()
+def limiter(
+    redis_url: Annotated[
+        str, typer.Option(help="Redis to share (use a scratch DB: keys are removed after).")
+    ] = "redis://127.0.0.1:6379/15",
+    processes: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 4,
+    coroutines: Annotated[int, typer.Option(min=1, help="NORMAL coroutines per process.")] = 8,
+    seconds: Annotated[
+        float, typer.Option(min=1, help="Length of backbeat's run; a multiple of --window.")
+    ] = 10.0,
+    limit: Annotated[int, typer.Option(min=1, help="Grants allowed per window.")] = 50,
+    window: Annotated[float, typer.Option(min=1, help="Window, whole seconds.")] = 2.0,
+    high: Annotated[
+        bool, typer.Option(help="One HIGH coroutine in process 0, every 100–300 ms.")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """The global limiter across processes against `limits` and PyrateLimiter, same Redis."""
+    # Imported here: the bench spawns processes and pulls in Redis clients, `backbeat --help`
+    # should not.
+    from backbeat.bench.limiter import Scenario
+    from backbeat.bench.limiter_bench import bench_limiter
+
+    if window != int(window):
+        raise typer.BadParameter(
+            "whole seconds only (the unit of limits' windows)", param_hint="--window"
+        )
+    scenario = Scenario(redis_url, processes, coroutines, seconds, limit, window, high)
+    report = bench_limiter(scenario)
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    goals = report["goals"]
+    typer.echo(
+        f"{report['processes']} processes × {report['coroutines']} coroutines, "
+        f"{report['limit']} per {report['window_s']:g} s, {report['seconds']:g} s"
+        + (" + 1 HIGH" if report["high"] else "")
+    )
+    typer.echo(
+        f"  grants {report['grants']} of {report['budget']:g}: utilization "
+        f"{report['utilization']:.1%} ({_mark(goals['utilization_at_least_0_97'])} ≥ 97 %)"
+    )
+    typer.echo(
+        f"  busiest {report['window_s']:g}-s window: {report['max_in_window']} "
+        f"({_mark(goals['max_in_window_within_limit'])} ≤ {report['limit']})"
+    )
+    typer.echo(
+        f"  round trip p50/p99 ms: backbeat {report['acquire_p50_ms']}/{report['acquire_p99_ms']}"
+        f", limits {report['limits_p50_ms']}/{report['limits_p99_ms']}"
+        f", pyrate {report['pyrate_p50_ms']}/{report['pyrate_p99_ms']}"
+        f" (backbeat/limits p50 ×{report['p50_ratio_vs_limits']}:"
+        f" {_mark(goals['p50_within_1_5x_limits'])} ≤ 1.5)"
+    )
+    if report["high"]:
+        typer.echo(
+            f"  HIGH: {report['high_calls']} calls, wait p99 {report['high_wait_p99_ms']} ms,"
+            f" {report['high_timeouts']} timeouts"
+        )
+    for error in report["errors"]:
+        typer.echo(f"  error: {error}")
+
+
+def _mark(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
