@@ -14,7 +14,8 @@ APP = "spotify:test"
 
 
 def policy(**options: object) -> Policy:
-    settings: dict[str, object] = {"app": APP, "classes": {"read": (Rate(10, 30),)}}
+    # Unpaced unless a test is about pacing: the exact log is easier to see in bursts.
+    settings: dict[str, object] = {"app": APP, "classes": {"read": (Rate(10, 30),)}, "pace": False}
     settings.update(options)
     return Policy(**settings)  # type: ignore[arg-type]
 
@@ -75,16 +76,33 @@ async def test_normal_leaves_a_reserve_that_high_takes(backend: Backend, clock: 
     normal = [(await _try(backend, rules)).granted for _ in range(20)]
     assert normal.count(True) == 19  # one slot stays for interactive calls
     assert (await _try(backend, rules, Priority.HIGH)).granted
-    # HIGH demand raises the reserve (demand × 2, up to 25 %): after 2 HIGH grants NORMAL
-    # leaves 4 slots free.
+    # Waiting HIGH calls raise the reserve (one more each, up to 25 %).
+    for waiter in ("h1", "h2", "h3"):
+        assert not (await _try(backend, rules, Priority.HIGH, waiter=waiter)).granted
+    assert (await backend.snapshot(rules)).windows[0].reserve == 4
     clock.advance(30)
-    for _ in range(2):
-        assert (await _try(backend, rules, Priority.HIGH)).granted
     normal = [(await _try(backend, rules)).granted for _ in range(20)]
-    assert normal.count(True) == 14
-    metrics = await backend.snapshot(rules)
-    assert metrics.windows[0].reserve == 4
+    assert normal.count(True) == 16
+    for waiter in ("h1", "h2", "h3", "h4"):
+        assert (await _try(backend, rules, Priority.HIGH, waiter=waiter)).granted
+    assert not (await _try(backend, rules, Priority.HIGH)).granted
+
+
+async def test_normal_grants_are_paced_high_ones_are_not(
+    backend: Backend, clock: FakeClock
+) -> None:
+    rules = policy(classes={"read": (Rate(10, 30),)}, pace=True, reserve_share=0.0)
+    # One NORMAL slot per 3 s, with a burst of two.
+    assert [(await _try(backend, rules)).granted for _ in range(3)] == [True, True, False]
+    paced = await _try(backend, rules)
+    assert paced.wait == pytest.approx(3.0)
     assert (await _try(backend, rules, Priority.HIGH)).granted
+    clock.advance(3.0)
+    assert (await _try(backend, rules)).granted
+    assert not (await _try(backend, rules)).granted
+    clock.advance(3.2)  # late by 0.2 s: the schedule does not drift
+    assert (await _try(backend, rules)).granted
+    assert (await _try(backend, rules)).wait == pytest.approx(2.8)
 
 
 async def test_a_rate_429_pauses_everyone_halves_the_ceiling_and_recovers(

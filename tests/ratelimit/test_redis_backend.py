@@ -21,7 +21,7 @@ from backbeat.ratelimit.backends.redis import STATE_TTL, RedisBackend
 from backbeat.ratelimit.clock import TimeSource
 
 APP = "spotify:redis"
-RULES = Policy(app=APP, classes={"read": (Rate(10, 30),)}, reserve_share=0.0)
+RULES = Policy(app=APP, classes={"read": (Rate(10, 30),)}, reserve_share=0.0, pace=False)
 
 Factory = Callable[..., RedisBackend]
 
@@ -122,7 +122,9 @@ async def test_the_limiter_remembers_the_run_and_warms_up_after_a_flush(make: Fa
 async def test_a_second_app_of_the_same_limiter_does_not_warm_up(make: Factory) -> None:
     """Run ids are per app: the first use of another app is not a store that came back empty."""
     clock = FakeClock()
-    other = Policy(app="spotify:other", classes={"read": (Rate(10, 30),)}, reserve_share=0.0)
+    other = Policy(
+        app="spotify:other", classes={"read": (Rate(10, 30),)}, reserve_share=0.0, pace=False
+    )
     front = Limiter(make(clock), {APP: RULES, other.app: other}, clock, rng=random.Random(1))
     await front.acquire(APP)
     granted = [await front.acquire(other.app, max_wait=0) for _ in range(10)]
@@ -139,7 +141,7 @@ async def test_every_key_expires_and_a_ban_keeps_the_state(make: Factory) -> Non
     await backend.acquire(Acquire(rules, windows, Priority.LOW, 1, "l", None))  # a waiter
     client = backend.client
     keys = [key async for key in client.scan_iter(match=f"{backend.prefix}*")]
-    assert len(keys) == 5  # state, high, leases, one waiter set, one log
+    assert len(keys) == 4  # state, leases, one waiter set, one log
     assert len({key_slot(key) for key in keys}) == 1  # one hash tag: one cluster slot
     for key in keys:
         ttl = await client.pttl(key)

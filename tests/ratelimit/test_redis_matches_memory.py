@@ -33,7 +33,7 @@ def random_policy(rng: random.Random) -> Policy:
         lease_ttl=rng.choice((0.3, 5.0)),
         recovery_step=rng.choice((0.1, 0.3)),
         reserve_share=rng.choice((0.0, 0.25, 0.5)),
-        reserve_headroom=rng.choice((1.0, 2.0, 1.5)),
+        pace=rng.random() < 0.5,
         default_pause=rng.choice((0.5, 1.0)),
         max_default_pause=4.0,
         min_multiplier=rng.choice((0.1, 0.25)),

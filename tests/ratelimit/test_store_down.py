@@ -14,7 +14,7 @@ from backbeat.ratelimit.backends.memory import MemoryBackend
 from backbeat.ratelimit.metrics import AppMetrics
 
 APP = "spotify:down"
-RULES = Policy(app=APP, classes={"read": (Rate(40, 30),)}, reserve_share=0.0)
+RULES = Policy(app=APP, classes={"read": (Rate(40, 30),)}, reserve_share=0.0, pace=False)
 
 
 class Unreachable:

@@ -34,8 +34,8 @@ class Policy:
     min_multiplier: float = 0.25  # floor of the adaptive ceiling
     decrease_factor: float = 0.5  # a rate 429 multiplies the ceiling by this
     recovery_step: float = 0.1  # each full window without a 429 adds this back
-    reserve_share: float = 0.25  # most of a window kept for HIGH when HIGH demand is high
-    reserve_headroom: float = 2.0  # reserve = recent HIGH demand × this (at least 1 slot)
+    reserve_share: float = 0.25  # most of a window kept free for waiting HIGH calls
+    pace: bool = True  # spread NORMAL/LOW grants evenly over each window (see memory.py)
     ban_threshold: float = 60.0  # a Retry-After above this is a ban, not a pause
     default_pause: float = 1.0  # pause after a 429 without a usable Retry-After, doubled ...
     max_default_pause: float = 30.0  # ... per consecutive 429, up to this

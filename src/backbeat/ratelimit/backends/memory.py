@@ -1,5 +1,15 @@
 """The limiter's state in this process (`memory://`): the reference implementation of the
-algorithm the Redis scripts run, on an injected clock. Exact sliding-window logs."""
+algorithm the Redis scripts run, on an injected clock. Exact sliding-window logs.
+
+How HIGH calls stay fast while NORMAL/LOW saturate the budget:
+- NORMAL and LOW leave free a reserve of one slot plus one per waiting HIGH call (at most
+  `reserve_share` of the window); HIGH may take every slot.
+- NORMAL and LOW grants are paced: at most one per `period / limit` in each window, with a burst
+  of two (GCRA on top of the log). Without pacing a saturated window's grants cluster (everyone
+  refills the instant a burst expires) and a slot frees up only once per cluster, up to a whole
+  period away; paced, one frees up every `period / limit`, so a HIGH call waits at most about one
+  such expiry and the reserve can stay at one slot: a pure batch load uses limit − 1 of limit.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +31,7 @@ WAITER_GRACE = 1.0  # a waiter that stops retrying is forgotten this long after 
 class _State:
     now: float
     logs: dict[str, deque[float]] = field(default_factory=dict)
-    high: deque[float] = field(default_factory=deque)  # grant times of HIGH calls
+    paced: dict[str, float] = field(default_factory=dict)  # window → next NORMAL/LOW slot (TAT)
     multiplier: float = 1.0
     changed_at: float = 0.0  # last change of the multiplier
     pause_until: float = 0.0
@@ -43,11 +53,10 @@ def effective_limit(limit: int, multiplier: float, warming: bool) -> int:
     return max(1, effective // 2) if warming else effective
 
 
-def reserve_for(effective: int, policy: Policy, high_demand: int) -> int:
-    """Free slots kept for HIGH: its recent demand with headroom (grants of a saturated window
-    expire in bursts, so the reserve must last a whole period), at least 1, at most a share."""
-    cap = math.floor(effective * policy.reserve_share)
-    return min(cap, max(1, math.ceil(high_demand * policy.reserve_headroom)))
+def reserve_for(effective: int, policy: Policy, high_waiting: int) -> int:
+    """Free slots NORMAL/LOW leave for HIGH: one, plus one per HIGH call waiting now, at most a
+    share of the window (none in windows too small to share, e.g. a minimum interval)."""
+    return min(math.floor(effective * policy.reserve_share), 1 + high_waiting)
 
 
 class MemoryBackend:
@@ -80,9 +89,6 @@ class MemoryBackend:
         if policy.concurrency is not None and len(state.leases) >= policy.concurrency:
             return wait("concurrency", min(min(state.leases.values()) - now, 0.05))
 
-        longest = policy.longest_period
-        while state.high and state.high[0] <= now - longest:
-            state.high.popleft()
         state.waiters = {w: v for w, v in state.waiters.items() if v[1] > now}
         high_waiting = sum(1 for w, (p, _) in state.waiters.items()
                            if p == Priority.HIGH and w != request.waiter)  # fmt: skip
@@ -93,8 +99,11 @@ class MemoryBackend:
             effective = effective_limit(window.rate.limit, state.multiplier, warming)
             allowed = effective
             if request.priority != Priority.HIGH:
-                demand = sum(1 for t in state.high if t > now - window.rate.period)
-                allowed -= reserve_for(effective, policy, demand + high_waiting)
+                allowed -= reserve_for(effective, policy, high_waiting)
+                if policy.pace:
+                    spacing = window.rate.period / effective
+                    earliest = state.paced.get(window.key, -math.inf) - spacing
+                    needed = max(needed, earliest - now)
             over = len(log) + request.cost - allowed
             if over > 0:
                 # Wait until the `over`-th oldest grant leaves the window (or a full period
@@ -111,8 +120,12 @@ class MemoryBackend:
 
         for window in request.windows:
             state.logs[window.key].extend([now] * request.cost)
-        if request.priority == Priority.HIGH:
-            state.high.extend([now] * request.cost)
+            if request.priority != Priority.HIGH and policy.pace:
+                spacing = window.rate.period / effective_limit(
+                    window.rate.limit, state.multiplier, warming
+                )
+                theoretical = max(state.paced.get(window.key, -math.inf), now)
+                state.paced[window.key] = theoretical + spacing * request.cost
         state.grants += request.cost
         state.waiters.pop(request.waiter, None)
         lease = None
@@ -165,18 +178,17 @@ class MemoryBackend:
         now = self.clock.time()
         state = self._state(policy.app, now)
         warming = state.warm_until > now
+        live = [p for p, exp in state.waiters.values() if exp > now]
         windows = []
         for window in policy.windows_of_all():
             log = self._log(state, window, now)
             effective = effective_limit(window.rate.limit, state.multiplier, warming)
-            demand = sum(1 for t in state.high if t > now - window.rate.period)
-            reserve = reserve_for(effective, policy, demand)
+            reserve = reserve_for(effective, policy, live.count(Priority.HIGH))
             windows.append(
                 WindowMetrics(
                     window.key, window.rate.limit, window.rate.period, effective, len(log), reserve
                 )
             )
-        live = [p for p, exp in state.waiters.values() if exp > now]
         return AppMetrics(
             app=policy.app,
             multiplier=state.multiplier,

@@ -2,9 +2,8 @@
 backends/memory.py as one Lua script per operation, on Redis' own clock (TIME) unless a clock is
 injected (tests). Keys of one app share a hash tag, so a cluster keeps them in one slot:
 
-    {prefix}:{<app>}:state         hash: run id, multiplier, pause, ban, warm-up, counters
+    {prefix}:{<app>}:state         hash: run id, multiplier, pause, ban, warm-up, pacing, counters
     {prefix}:{<app>}:w:<window>    zset: one member per slot taken, scored by grant time
-    {prefix}:{<app>}:high          zset: grant times of HIGH calls (the reserve follows them)
     {prefix}:{<app>}:leases        zset: lease → expiry
     {prefix}:{<app>}:waiters:<p>   zset per priority value: waiter → expiry
 """
@@ -90,7 +89,6 @@ class RedisBackend:
         base = self._base(app)
         return [
             f"{base}:state",
-            f"{base}:high",
             f"{base}:leases",
             *(f"{base}:waiters:{p.value}" for p in Priority),
             *(f"{base}:w:{window.key}" for window in windows),
@@ -123,7 +121,7 @@ class RedisBackend:
             "" if policy.concurrency is None else policy.concurrency,
             policy.lease_ttl,
             policy.reserve_share,
-            policy.reserve_headroom,
+            1 if policy.pace else 0,
             policy.recovery_step,
             policy.longest_period,
             WAITER_GRACE,
@@ -165,7 +163,6 @@ class RedisBackend:
         args: list[EncodableT] = [
             self._now(),
             policy.reserve_share,
-            policy.reserve_headroom,
             *_rates(windows),
         ]
         raw = await self._call(self._snapshot, self.keys(policy.app, windows), args)

@@ -1,22 +1,24 @@
 -- Take `cost` slots in every window of one request, or say how long to wait: one atomic step.
--- KEYS: state, high, leases, waiters:0, waiters:1, waiters:2, then one log per window.
+-- KEYS: state, leases, waiters:0, waiters:1, waiters:2, then one log per window.
 -- ARGV: now ('' = TIME), token (run id if the state is new), known_run ('' = none), priority,
---       cost, waiter, concurrency ('' = none), lease_ttl, reserve_share, reserve_headroom,
+--       cost, waiter, concurrency ('' = none), lease_ttl, reserve_share, pace (0/1),
 --       recovery_step, longest_period, waiter_grace, key_ttl_ms, state_ttl_ms,
 --       then limit, period per window.
+-- Pacing keeps, per window, the next NORMAL/LOW slot (GCRA's theoretical arrival time) in the
+-- state hash under 'tat:' .. the window's key.
 -- Returns {granted 0/1, reason, wait, now, run_id, lease or '', ban_until or ''}.
 local now = clock_now(ARGV[1])
 local token, known_run = ARGV[2], ARGV[3]
 local priority, cost, waiter = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 local concurrency = tonumber(ARGV[7])
-local lease_ttl, share, headroom = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local lease_ttl, share, pace = tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10] == '1'
 local step, longest, grace = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
 local key_ttl, state_ttl = ARGV[14], tonumber(ARGV[15])
 local FIRST_WINDOW_ARG = 16
 
-local state_key, high_key, leases_key = KEYS[1], KEYS[2], KEYS[3]
-local waiter_keys = {KEYS[4], KEYS[5], KEYS[6]}
-local FIRST_WINDOW_KEY = 7
+local state_key, leases_key = KEYS[1], KEYS[2]
+local waiter_keys = {KEYS[3], KEYS[4], KEYS[5]}
+local FIRST_WINDOW_KEY = 6
 
 local s = load_state(state_key, now)
 if not s.run_id then
@@ -63,7 +65,6 @@ if concurrency and redis.call('ZCARD', leases_key) >= concurrency then
   return wait('concurrency', math.min(tonumber(first[2]) - now, 0.05))
 end
 
-redis.call('ZREMRANGEBYSCORE', high_key, '-inf', fmt(now - longest))
 for _, key in ipairs(waiter_keys) do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now))
 end
@@ -72,7 +73,9 @@ if redis.call('ZSCORE', waiter_keys[1], waiter) then
   high_waiting = high_waiting - 1
 end
 local warming = s.warm_until > now
+local paced = priority ~= 0 and pace
 local needed = 0
+local spacings, tats = {}, {}
 for i = FIRST_WINDOW_KEY, #KEYS do
   local key = KEYS[i]
   local arg = FIRST_WINDOW_ARG + 2 * (i - FIRST_WINDOW_KEY)
@@ -82,8 +85,13 @@ for i = FIRST_WINDOW_KEY, #KEYS do
   local effective = effective_limit(limit, s.multiplier, warming)
   local allowed = effective
   if priority ~= 0 then
-    local demand = redis.call('ZCOUNT', high_key, '(' .. fmt(now - period), '+inf')
-    allowed = allowed - reserve_for(effective, share, headroom, demand + high_waiting)
+    allowed = allowed - reserve_for(effective, share, high_waiting)
+  end
+  if paced then
+    -- One NORMAL/LOW slot per period / effective, a burst of two (see backends/memory.py).
+    spacings[i] = period / effective
+    tats[i] = tonumber(redis.call('HGET', state_key, 'tat:' .. key)) or -math.huge
+    needed = math.max(needed, tats[i] - spacings[i] - now)
   end
   local over = used + cost - allowed
   if over > 0 then
@@ -112,9 +120,9 @@ local function record(key)
 end
 for i = FIRST_WINDOW_KEY, #KEYS do
   record(KEYS[i])
-end
-if priority == 0 then
-  record(high_key)
+  if paced then
+    set(s, 'tat:' .. KEYS[i], math.max(tats[i], now) + spacings[i] * cost)
+  end
 end
 redis.call('HINCRBY', state_key, 'grants', cost)
 for _, key in ipairs(waiter_keys) do

@@ -71,8 +71,8 @@ local function effective_limit(limit, multiplier, warming)
   return effective
 end
 
--- Free slots kept for HIGH: its recent demand with headroom, at least 1, at most a share.
-local function reserve_for(effective, share, headroom, high_demand)
-  return math.min(math.floor(effective * share), math.max(1, math.ceil(high_demand * headroom)))
+-- Free slots NORMAL/LOW leave for HIGH: one plus one per waiting HIGH call, at most a share.
+local function reserve_for(effective, share, high_waiting)
+  return math.min(math.floor(effective * share), 1 + high_waiting)
 end
 

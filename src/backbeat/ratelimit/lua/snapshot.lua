@@ -1,14 +1,14 @@
 -- Read one app's state for metrics, changing nothing.
--- KEYS: state, high, leases, waiters:0, waiters:1, waiters:2, then one log per window.
--- ARGV: now ('' = TIME), reserve_share, reserve_headroom, then limit, period per window.
+-- KEYS: state, leases, waiters:0, waiters:1, waiters:2, then one log per window.
+-- ARGV: now ('' = TIME), reserve_share, then limit, period per window.
 -- Returns {multiplier, pause_remaining, ban_remaining, warming 0/1, in_flight, grants,
 --          http_429 rate, quota, ban, waiters HIGH, NORMAL, LOW,
 --          then effective_limit, used, reserve per window}.
 local now = clock_now(ARGV[1])
-local share, headroom = tonumber(ARGV[2]), tonumber(ARGV[3])
-local FIRST_WINDOW_ARG = 4
-local state_key, high_key, leases_key = KEYS[1], KEYS[2], KEYS[3]
-local FIRST_WINDOW_KEY = 7
+local share = tonumber(ARGV[2])
+local FIRST_WINDOW_ARG = 3
+local state_key, leases_key = KEYS[1], KEYS[2]
+local FIRST_WINDOW_KEY = 6
 
 local s = load_state(state_key, now)
 local counts = redis.call('HMGET', state_key, 'grants', 'http_429:rate', 'http_429:quota',
@@ -25,17 +25,17 @@ local result = {
 for i = 1, 4 do
   result[#result + 1] = tonumber(counts[i]) or 0
 end
-for i = 4, 6 do
+for i = 3, 5 do
   result[#result + 1] = redis.call('ZCOUNT', KEYS[i], after_now, '+inf')
 end
+local high_waiting = result[10]
 for i = FIRST_WINDOW_KEY, #KEYS do
   local arg = FIRST_WINDOW_ARG + 2 * (i - FIRST_WINDOW_KEY)
   local limit, period = tonumber(ARGV[arg]), tonumber(ARGV[arg + 1])
   local horizon = '(' .. fmt(now - period)
   local effective = effective_limit(limit, s.multiplier, warming)
-  local demand = redis.call('ZCOUNT', high_key, horizon, '+inf')
   result[#result + 1] = effective
   result[#result + 1] = redis.call('ZCOUNT', KEYS[i], horizon, '+inf')
-  result[#result + 1] = reserve_for(effective, share, headroom, demand)
+  result[#result + 1] = reserve_for(effective, share, high_waiting)
 end
 return result
