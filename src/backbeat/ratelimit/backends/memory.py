@@ -8,7 +8,7 @@ How HIGH calls stay fast while NORMAL/LOW saturate the budget:
   of two (GCRA on top of the log). Without pacing a saturated window's grants cluster (everyone
   refills the instant a burst expires) and a slot frees up only once per cluster, up to a whole
   period away; paced, one frees up every `period / limit`, so a HIGH call waits at most about one
-  such expiry and the reserve can stay at one slot: a pure batch load uses limit − 1 of limit.
+  such expiry and the reserve can stay at one slot: a pure batch load uses limit - 1 of limit.
 """
 
 from __future__ import annotations
