@@ -92,8 +92,9 @@ async def test_normal_grants_are_paced_high_ones_are_not(
     backend: Backend, clock: FakeClock
 ) -> None:
     rules = policy(classes={"read": (Rate(10, 30),)}, pace=True, reserve_share=0.0)
-    # One NORMAL slot per 3 s, with a burst of two.
-    assert [(await _try(backend, rules)).granted for _ in range(3)] == [True, True, False]
+    # One NORMAL slot per 3 s; after an idle spell a short burst (the schedule may run one
+    # spacing behind now, and a slot is given one spacing early).
+    assert [(await _try(backend, rules)).granted for _ in range(4)] == [True, True, True, False]
     paced = await _try(backend, rules)
     assert paced.wait == pytest.approx(3.0)
     assert (await _try(backend, rules, Priority.HIGH)).granted
@@ -203,8 +204,8 @@ async def test_limiter_waits_with_the_backend_and_honours_max_wait(
         await front.acquire(APP, priority=Priority.HIGH, max_wait=1)
     assert timeout.value.retry_after == pytest.approx(30)
     grant = await front.acquire(APP, max_wait=60)
-    assert grant.waited == pytest.approx(30, abs=2)  # slept (fake) until the window moved
-    assert clock.time() - start == pytest.approx(30, abs=2)
+    assert 30 <= grant.waited <= 34  # slept (fake) until the window moved, plus jitter
+    assert clock.time() - start == pytest.approx(grant.waited)
 
 
 async def test_limiter_raises_upstream_banned_with_the_retry_time(

@@ -129,6 +129,8 @@ class Limiter:
             if decision.reason == "banned":
                 raise UpstreamBanned(app, decision.ban_until or decision.now + decision.wait)
             pause = decision.wait * (1 + self.rng.random() * JITTER[priority])
+            if priority != Priority.HIGH:
+                pause += self.rng.random() * decision.spread
             waited = self.clock.time() - started
             if waited + pause > budget:
                 raise SlotTimeout(app, budget, decision.wait, decision.reason)

@@ -34,6 +34,9 @@ class Decision:
     run_id: str
     lease: str | None = None  # concurrency lease to release when the call ends
     ban_until: float | None = None
+    # Seconds over which the callers refused with this decision should scatter their retries, so
+    # that a freed slot meets a few attempts rather than every waiter at once.
+    spread: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

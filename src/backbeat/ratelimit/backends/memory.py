@@ -4,11 +4,14 @@ algorithm the Redis scripts run, on an injected clock. Exact sliding-window logs
 How HIGH calls stay fast while NORMAL/LOW saturate the budget:
 - NORMAL and LOW leave free a reserve of one slot plus one per waiting HIGH call (at most
   `reserve_share` of the window); HIGH may take every slot.
-- NORMAL and LOW grants are paced: at most one per `period / limit` in each window, with a burst
-  of two (GCRA on top of the log). Without pacing a saturated window's grants cluster (everyone
-  refills the instant a burst expires) and a slot frees up only once per cluster, up to a whole
-  period away; paced, one frees up every `period / limit`, so a HIGH call waits at most about one
-  such expiry and the reserve can stay at one slot: a pure batch load uses limit - 1 of limit.
+- NORMAL and LOW grants are paced: one per `period / limit` in each window, a retry up to one
+  spacing late keeping its place (GCRA on top of the log). Without pacing a saturated window's
+  grants cluster (everyone refills the instant a burst expires) and a slot frees up only once per
+  cluster, up to a whole period away; paced, one frees up every `period / limit`, so a HIGH call
+  waits at most about one such expiry and the reserve can stay at one slot: a pure batch load
+  uses limit - 1 of limit.
+- Refusals carry a `spread`: waiters scatter their retries over it, a few per freed slot, instead
+  of all waking at the same instant (that herd costs round trips and latency on a shared store).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from backbeat.ratelimit.policy import Policy, Window
 from backbeat.ratelimit.rate import Priority
 
 WAITER_GRACE = 1.0  # a waiter that stops retrying is forgotten this long after its wait ends
+ATTEMPTS_PER_SLOT = 3.0  # how many scattered retries should meet each freed slot
 
 
 @dataclass
@@ -77,8 +81,19 @@ class MemoryBackend:
         def wait(reason: str, seconds: float) -> Decision:
             expiry = now + seconds + WAITER_GRACE
             state.waiters[request.waiter] = (request.priority, expiry)
-            return Decision(False, reason, seconds, now, self.run_id)  # type: ignore[arg-type]
+            rivals = sum(
+                1
+                for w, (p, exp) in state.waiters.items()
+                if p <= request.priority and exp > now and w != request.waiter
+            )
+            spacing = max(
+                w.rate.period / effective_limit(w.rate.limit, state.multiplier, warming)
+                for w in request.windows
+            )
+            spread = spacing * rivals / ATTEMPTS_PER_SLOT
+            return Decision(False, reason, seconds, now, self.run_id, spread=spread)  # type: ignore[arg-type]
 
+        warming = state.warm_until > now
         if state.ban_until > now:
             return Decision(False, "banned", state.ban_until - now, now, self.run_id,
                             ban_until=state.ban_until)  # fmt: skip
@@ -92,7 +107,6 @@ class MemoryBackend:
         state.waiters = {w: v for w, v in state.waiters.items() if v[1] > now}
         high_waiting = sum(1 for w, (p, _) in state.waiters.items()
                            if p == Priority.HIGH and w != request.waiter)  # fmt: skip
-        warming = state.warm_until > now
         needed = 0.0
         for window in request.windows:
             log = self._log(state, window, now)
@@ -124,7 +138,8 @@ class MemoryBackend:
                 spacing = window.rate.period / effective_limit(
                     window.rate.limit, state.multiplier, warming
                 )
-                theoretical = max(state.paced.get(window.key, -math.inf), now)
+                # Catching up by up to one spacing keeps a slightly late retry on the schedule.
+                theoretical = max(state.paced.get(window.key, -math.inf), now - spacing)
                 state.paced[window.key] = theoretical + spacing * request.cost
         state.grants += request.cost
         state.waiters.pop(request.waiter, None)

@@ -130,7 +130,7 @@ class RedisBackend:
             *_rates(request.windows),
         ]
         reply = await self._call(self._acquire, self.keys(policy.app, request.windows), args)
-        granted, reason, wait, now, run_id, lease, ban_until = (_text(v) for v in reply)
+        granted, reason, wait, now, run_id, lease, ban_until, spread = (_text(v) for v in reply)
         return Decision(
             granted=granted == "1",
             reason=cast(DecisionReason, reason),
@@ -139,6 +139,7 @@ class RedisBackend:
             run_id=run_id,
             lease=lease or None,
             ban_until=float(ban_until) if ban_until else None,
+            spread=float(spread),
         )
 
     async def finish(self, policy: Policy, outcome: Outcome) -> None:

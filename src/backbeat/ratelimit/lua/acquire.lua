@@ -6,7 +6,7 @@
 --       then limit, period per window.
 -- Pacing keeps, per window, the next NORMAL/LOW slot (GCRA's theoretical arrival time) in the
 -- state hash under 'tat:' .. the window's key.
--- Returns {granted 0/1, reason, wait, now, run_id, lease or '', ban_until or ''}.
+-- Returns {granted 0/1, reason, wait, now, run_id, lease or '', ban_until or '', spread}.
 local now = clock_now(ARGV[1])
 local token, known_run = ARGV[2], ARGV[3]
 local priority, cost, waiter = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
@@ -29,10 +29,27 @@ if not s.run_id then
   end
 end
 
-local function reply(granted, reason, wait, lease, ban_until)
+local warming = s.warm_until > now
+
+local function reply(granted, reason, wait, lease, ban_until, spread)
   save_state(state_key, s, now, state_ttl)
   return {granted, reason, fmt(wait), fmt(now), s.run_id, lease or '',
-          ban_until and fmt(ban_until) or ''}
+          ban_until and fmt(ban_until) or '', fmt(spread or 0)}
+end
+
+-- Retries of waiters at this priority or above scatter over spacing × rivals / attempts per slot.
+local function spread()
+  local rivals = -1  -- this waiter is registered already
+  for p = 1, priority + 1 do
+    rivals = rivals + redis.call('ZCOUNT', waiter_keys[p], '(' .. fmt(now), '+inf')
+  end
+  local spacing = 0
+  for i = FIRST_WINDOW_KEY, #KEYS do
+    local arg = FIRST_WINDOW_ARG + 2 * (i - FIRST_WINDOW_KEY)
+    local effective = effective_limit(tonumber(ARGV[arg]), s.multiplier, warming)
+    spacing = math.max(spacing, tonumber(ARGV[arg + 1]) / effective)
+  end
+  return spacing * math.max(0, rivals) / ATTEMPTS_PER_SLOT
 end
 
 local function wait(reason, seconds)
@@ -44,7 +61,7 @@ local function wait(reason, seconds)
   local key = waiter_keys[priority + 1]
   redis.call('ZADD', key, fmt(now + seconds + grace), waiter)
   redis.call('PEXPIRE', key, key_ttl)
-  return reply(0, reason, seconds)
+  return reply(0, reason, seconds, nil, nil, spread())
 end
 
 if s.ban_until > now then
@@ -72,7 +89,6 @@ local high_waiting = redis.call('ZCARD', waiter_keys[1])
 if redis.call('ZSCORE', waiter_keys[1], waiter) then
   high_waiting = high_waiting - 1
 end
-local warming = s.warm_until > now
 local paced = priority ~= 0 and pace
 local needed = 0
 local spacings, tats = {}, {}
@@ -88,7 +104,7 @@ for i = FIRST_WINDOW_KEY, #KEYS do
     allowed = allowed - reserve_for(effective, share, high_waiting)
   end
   if paced then
-    -- One NORMAL/LOW slot per period / effective, a burst of two (see backends/memory.py).
+    -- One NORMAL/LOW slot per period / effective (see backends/memory.py).
     spacings[i] = period / effective
     tats[i] = tonumber(redis.call('HGET', state_key, 'tat:' .. key)) or -math.huge
     needed = math.max(needed, tats[i] - spacings[i] - now)
@@ -121,7 +137,8 @@ end
 for i = FIRST_WINDOW_KEY, #KEYS do
   record(KEYS[i])
   if paced then
-    set(s, 'tat:' .. KEYS[i], math.max(tats[i], now) + spacings[i] * cost)
+    -- Catching up by up to one spacing keeps a slightly late retry on the schedule.
+    set(s, 'tat:' .. KEYS[i], math.max(tats[i], now - spacings[i]) + spacings[i] * cost)
   end
 end
 redis.call('HINCRBY', state_key, 'grants', cost)

@@ -63,6 +63,8 @@ local function save_state(key, s, now, ttl_ms)
   redis.call('PEXPIRE', key, string.format('%d', math.ceil(ms)))
 end
 
+local ATTEMPTS_PER_SLOT = 3  -- backends/memory.py: scattered retries meeting each freed slot
+
 local function effective_limit(limit, multiplier, warming)
   local effective = math.max(1, math.floor(limit * multiplier + 1e-9))
   if warming then
