@@ -137,9 +137,7 @@ async def _work(job: LimiterJob, link: Link) -> LimiterLoad:
     load = LimiterLoad(job.index)
     try:
         # Connections and script ready before the clock starts, so the first calls measure no
-        # connecting: on another app (no slot taken) and through another Limiter, as a Limiter
-        # keeps one run id for all its apps and would take this app's new state for a lost
-        # store (a warm-up at half rate).
+        # connecting: on another app, so that no slot of the measured one is taken.
         await asyncio.gather(*(backend.client.ping() for _ in range(scenario.coroutines + 1)))
         warm = Policy(f"{job.app}:warm", classes={"read": (Rate(1000, 1.0),)})
         await Limiter(timed, {warm.app: warm}).acquire(warm.app)
