@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from backbeat.bench.stats import max_in_window
 from backbeat.clock import FakeClock
 from backbeat.ratelimit import Backend, Policy, Priority, Rate
 from backbeat.ratelimit.backends.base import Acquire
@@ -32,17 +33,6 @@ arrival = st.tuples(
 )
 
 
-def _max_in_any_window(times: list[float], period: float) -> int:
-    """Largest count in a rolling window (t - period, t], over windows ending at a grant."""
-    times.sort()
-    start, best = 0, 0
-    for end, at in enumerate(times):
-        while times[start] <= at - period:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
-
-
 async def _run(backend: Backend, clock: FakeClock, arrivals: list[tuple]) -> dict[str, list[float]]:  # type: ignore[type-arg]
     granted: dict[str, list[float]] = {}
     for index, (gap, op_class, endpoint, priority, cost) in enumerate(arrivals):
@@ -58,7 +48,7 @@ async def _run(backend: Backend, clock: FakeClock, arrivals: list[tuple]) -> dic
 def _check(granted: dict[str, list[float]]) -> None:
     limits = {w.key: w.rate for w in RULES.windows_of_all()}
     for key, times in granted.items():
-        assert _max_in_any_window(times, limits[key].period) <= limits[key].limit, key
+        assert max_in_window(times, limits[key].period) <= limits[key].limit, key
 
 
 def _property(make: Callable[[FakeClock], Backend]) -> Callable[[list[tuple]], None]:  # type: ignore[type-arg]
@@ -109,6 +99,6 @@ def test_redis_never_exceeds_any_window(redis_url: str, arrivals: list[tuple]) -
 
 
 def test_the_checker_itself_sees_an_overfull_window() -> None:
-    assert _max_in_any_window([0.0, 1.0, 2.9, 3.0], 3.0) == 3
+    assert max_in_window([0.0, 1.0, 2.9, 3.0], 3.0) == 3
     with pytest.raises(AssertionError):
         _check({"c:read:0": [0.0] * 8})
