@@ -138,6 +138,26 @@ class RateLimitSettings(BaseModel):
         )
 
 
+class SpotifySettings(BaseModel):
+    """The app backbeat calls Spotify as. The defaults point at Spotify with the simulator's
+    development app; `backbeat demo` and the tests point the URLs at the simulator."""
+
+    client_id: str = "backbeat-dev"
+    client_secret: str = "backbeat-dev-secret"
+    api_url: str = "https://api.spotify.com/v1"
+    accounts_url: str = "https://accounts.spotify.com"
+    timeout: float = Field(default=10.0, gt=0)
+
+
+class ReccoBeatsSettings(BaseModel):
+    url: str = "https://api.reccobeats.com"
+
+
+class CacheSettings(BaseModel):
+    url: str | None = Field(default=None, description="mem:// or redis://…; default: redis_url")
+    ttls: dict[str, float] = Field(default_factory=dict, description="seconds per endpoint")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BACKBEAT_",
@@ -148,5 +168,9 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     require_services: bool = False
+    redis_url: str | None = Field(default=None, description="shared state of every process")
+    spotify: SpotifySettings = Field(default_factory=SpotifySettings)
+    reccobeats: ReccoBeatsSettings = Field(default_factory=ReccoBeatsSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)

@@ -1,0 +1,127 @@
+"""Tokens for Spotify calls: the app's (client credentials) and users' (a provider interface;
+the database-backed provider comes with the accounts work). Refreshed before they expire, one
+refresh at a time per app or user."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+
+from backbeat.clock import Clock
+from backbeat.errors import UpstreamAuthError
+
+REFRESH_EARLY = 60.0  # refresh this long before the expiry Spotify announced
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    value: str
+    expires_at: float  # clock time
+    refresh_token: str | None = None
+    scope: str = ""
+
+    def fresh(self, now: float) -> bool:
+        return now < self.expires_at - REFRESH_EARLY
+
+
+class Accounts:
+    """The accounts service (`/api/token`) for one app."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, base_url: str, client_id: str, client_secret: str,
+        clock: Clock,
+    ) -> None:  # fmt: skip
+        self.http = http
+        self.token_url = f"{base_url.rstrip('/')}/api/token"
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.clock = clock
+
+    async def grant(self, **form: str) -> AccessToken:
+        try:
+            response = await self.http.post(
+                self.token_url, data=form, auth=(self.client_id, self.client_secret)
+            )
+        except httpx.HTTPError as error:
+            raise UpstreamAuthError("spotify", "token", None, str(error)) from error
+        body = response.json() if response.content else {}
+        if response.status_code != 200:
+            detail = body.get("error_description") or body.get("error") or response.text[:200]
+            raise UpstreamAuthError("spotify", "token", response.status_code, str(detail))
+        # Spotify may leave out the refresh token when it did not rotate it.
+        return AccessToken(
+            value=body["access_token"],
+            expires_at=self.clock.time() + float(body.get("expires_in", 3600)),
+            refresh_token=body.get("refresh_token") or form.get("refresh_token"),
+            scope=body.get("scope", ""),
+        )
+
+
+class UserTokenStore(Protocol):
+    """Where users' tokens live (the database, later); the provider refreshes through it."""
+
+    async def load(self, user: str) -> AccessToken | None: ...
+
+    async def save(self, user: str, token: AccessToken) -> None: ...
+
+
+class MemoryUserTokens:
+    """A `UserTokenStore` in this process: for tests, the demo and embedded use."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, AccessToken] = {}
+
+    async def load(self, user: str) -> AccessToken | None:
+        return self._tokens.get(user)
+
+    async def save(self, user: str, token: AccessToken) -> None:
+        self._tokens[user] = token
+
+
+class SpotifyTokens:
+    """The `TokenSource` of Spotify calls: the app's token for app calls, the user's otherwise."""
+
+    def __init__(self, accounts: Accounts, users: UserTokenStore) -> None:
+        self.accounts = accounts
+        self.users = users
+        self._app: AccessToken | None = None
+        self._locks: dict[str | None, asyncio.Lock] = {}
+        self.refreshes = 0
+
+    async def token(self, user: str | None) -> str:
+        current = await self._current(user)
+        if current is not None and current.fresh(self.accounts.clock.time()):
+            return current.value
+        async with self._locks.setdefault(user, asyncio.Lock()):
+            current = await self._current(user)  # another caller may have refreshed meanwhile
+            if current is not None and current.fresh(self.accounts.clock.time()):
+                return current.value
+            return (await self._renew(user, current)).value
+
+    async def invalidate(self, user: str | None, token: str) -> None:
+        current = await self._current(user)
+        if current is not None and current.value == token:
+            expired = AccessToken(token, 0.0, current.refresh_token, current.scope)
+            if user is None:
+                self._app = expired
+            else:
+                await self.users.save(user, expired)
+
+    async def _current(self, user: str | None) -> AccessToken | None:
+        return self._app if user is None else await self.users.load(user)
+
+    async def _renew(self, user: str | None, current: AccessToken | None) -> AccessToken:
+        self.refreshes += 1
+        if user is None:
+            self._app = await self.accounts.grant(grant_type="client_credentials")
+            return self._app
+        if current is None or current.refresh_token is None:
+            raise UpstreamAuthError("spotify", "token", None, f"no token stored for user {user}")
+        renewed = await self.accounts.grant(
+            grant_type="refresh_token", refresh_token=current.refresh_token
+        )
+        await self.users.save(user, renewed)
+        return renewed

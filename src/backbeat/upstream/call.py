@@ -1,0 +1,251 @@
+"""One upstream call, the whole way: cache → in-flight dedup → limiter slot → request → outcome
+reported to the limiter → retries → cache store. Both the Spotify and the ReccoBeats clients are
+thin typed layers over `Upstream.call`."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+
+from backbeat.clock import Clock
+from backbeat.errors import UpstreamAuthError, UpstreamError, UpstreamNotFound, UpstreamUnavailable
+from backbeat.ratelimit import Grant, Limiter, OpClass, Priority, UpstreamBanned
+from backbeat.ratelimit.limiter import DEFAULT_MAX_WAIT
+from backbeat.upstream.cache import ResponseCache
+from backbeat.upstream.dedup import Dedup
+
+QUOTA_REASON = "QUOTA_EXCEEDED"
+
+
+@dataclass(frozen=True)
+class Request:
+    endpoint: str  # its name in limits, cache TTLs and stats
+    path: str  # relative to the upstream's base URL
+    method: str = "GET"
+    params: Mapping[str, str | int] = field(default_factory=dict)
+    body: Any = None  # JSON
+    op_class: OpClass = "read"
+    priority: Priority = Priority.NORMAL
+    max_wait: float | None = None  # None: the limiter's default for the priority
+    user: str | None = None  # whose token; None for app calls
+    token: str | None = None  # a caller's own bearer token (pass-through), used as given
+
+
+class TokenSource(Protocol):
+    async def token(self, user: str | None) -> str | None:
+        """A bearer token for the user (None: the app's), or None when the upstream needs none."""
+        ...
+
+    async def invalidate(self, user: str | None, token: str) -> None:
+        """The upstream refused `token` (401): forget it so the next call gets a fresh one."""
+        ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    backoff_base: float = 0.5  # first retry of a 5xx/timeout waits up to this, doubling ...
+    backoff_max: float = 30.0  # ... up to this
+
+
+class Retryable(UpstreamUnavailable):
+    """A failure worth another attempt: 429, 5xx, timeout, connection error, stale token."""
+
+    def __init__(
+        self,
+        upstream: str,
+        endpoint: str,
+        status: int | None,
+        message: str,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(upstream, endpoint, status, message)
+        self.retry_after = retry_after
+
+
+def retry_after_of(response: httpx.Response) -> float | None:
+    raw = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(raw)) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _error_of(response: httpx.Response) -> tuple[str, str | None]:
+    """Spotify's `{"error": {"message", "reason"}}`, ReccoBeats' own shapes, or the text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200], None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("message", "")), error.get("reason")
+    if isinstance(body, dict) and "message" in body:
+        return str(body["message"]), None
+    return str(error or body)[:200], None
+
+
+class Upstream:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        http: httpx.AsyncClient,
+        limiter: Limiter,
+        app: str,
+        tokens: TokenSource,
+        clock: Clock,
+        *,
+        cache: ResponseCache | None = None,
+        dedup: Dedup | None = None,
+        retry: RetryPolicy | None = None,
+        namespace: str = "",
+    ) -> None:
+        """`namespace` prefixes endpoint names in the shared cache (e.g. `reccobeats.`)."""
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.http = http
+        self.limiter = limiter
+        self.app = app
+        self.tokens = tokens
+        self.clock = clock
+        self.cache = cache
+        self.dedup = dedup
+        self.retry = retry or RetryPolicy()
+        self.namespace = namespace
+        self.upstream_requests = 0  # sent over the network by this process
+
+    async def call(self, request: Request) -> Any:
+        """The JSON answer (None for an empty one), or a typed error."""
+        if request.method != "GET":
+            return await self._fetch(request)
+        key = self._key(request)
+        if self.cache is not None:
+            cached = await self.cache.get(self.namespace + request.endpoint, key)
+            if cached is not None:
+                return cached
+        if self.dedup is None:
+            return await self._fetch_and_store(request, key)
+        return await self.dedup.run(key, lambda: self._fetch_and_store(request, key))
+
+    def _key(self, request: Request) -> str:
+        params = {k: str(v) for k, v in request.params.items()}
+        # A caller's own token stands for its user, without the token itself in the key.
+        user = request.user or (_digest(request.token) if request.token else None)
+        if self.cache is not None:
+            endpoint = self.namespace + request.endpoint
+            return self.cache.key(endpoint, request.path, params, user)
+        query = "&".join(f"{k}={params[k]}" for k in sorted(params))
+        return f"{self.name}:{user or ''}:{request.path}?{query}"
+
+    async def _fetch_and_store(self, request: Request, key: str) -> Any:
+        body = await self._fetch(request)
+        if self.cache is not None and body is not None:
+            await self.cache.set(self.namespace + request.endpoint, key, body)
+        return body
+
+    async def _fetch(self, request: Request) -> Any:
+        budget = (
+            DEFAULT_MAX_WAIT[request.priority] if request.max_wait is None else request.max_wait
+        )
+        deadline = self.clock.time() + budget
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, Retryable) and error.retry_after:
+                return error.retry_after
+            exponent = min(
+                self.retry.backoff_max,
+                self.retry.backoff_base * 2.0 ** (state.attempt_number - 1),
+            )
+            return exponent * random.uniform(0.5, 1.0)
+
+        def stop(state: RetryCallState) -> bool:
+            upcoming = state.upcoming_sleep or 0.0
+            return (
+                state.attempt_number >= self.retry.max_attempts
+                or self.clock.time() + upcoming >= deadline
+            )
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(Retryable),
+            wait=wait,
+            stop=stop,
+            sleep=self.clock.sleep,
+            reraise=True,
+        )
+        refused_tokens: list[str] = []
+        async for attempt in retrying:
+            with attempt:
+                return await self._attempt(request, deadline, refused_tokens)
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    async def _attempt(self, request: Request, deadline: float, refused: list[str]) -> Any:
+        remaining = max(0.0, deadline - self.clock.time())
+        grant = await self.limiter.acquire(
+            self.app,
+            request.op_class,
+            endpoint=request.endpoint,
+            priority=request.priority,
+            max_wait=remaining,
+        )
+        token = request.token or await self.tokens.token(request.user)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            self.upstream_requests += 1
+            response = await self.http.request(
+                request.method,
+                f"{self.base_url}{request.path}",
+                params=dict(request.params),
+                json=request.body,
+                headers=headers,
+                timeout=max(0.5, min(remaining, self.http.timeout.read or remaining)),
+            )
+        except (httpx.TimeoutException, httpx.TransportError) as error:
+            await self.limiter.report(grant, "server_error")
+            raise Retryable(self.name, request.endpoint, None, type(error).__name__) from error
+        return await self._outcome(request, grant, response, token, refused)
+
+    async def _outcome(
+        self,
+        request: Request,
+        grant: Grant,
+        response: httpx.Response,
+        token: str | None,
+        refused: list[str],
+    ) -> Any:
+        status = response.status_code
+        if status == 429:
+            retry_after = retry_after_of(response)
+            message, reason = _error_of(response)
+            if reason == QUOTA_REASON:
+                await self.limiter.report(grant, "quota", retry_after)
+                raise UpstreamBanned(self.app, self.clock.time() + (retry_after or 0.0))
+            await self.limiter.report(grant, "rate_limited", retry_after)
+            raise Retryable(self.name, request.endpoint, 429, message, retry_after)
+        if status >= 500:
+            await self.limiter.report(grant, "server_error")
+            raise Retryable(self.name, request.endpoint, status, _error_of(response)[0])
+        await self.limiter.report(grant, "success")
+        if status == 401 and token is not None and not refused and request.token is None:
+            # Expired or revoked early: one more attempt with a fresh token, not more.
+            refused.append(token)
+            await self.tokens.invalidate(request.user, token)
+            raise Retryable(self.name, request.endpoint, 401, _error_of(response)[0])
+        if status in (401, 403):
+            raise UpstreamAuthError(self.name, request.endpoint, status, _error_of(response)[0])
+        if status == 404:
+            raise UpstreamNotFound(self.name, request.endpoint, 404, _error_of(response)[0])
+        if status >= 400:
+            raise UpstreamError(self.name, request.endpoint, status, _error_of(response)[0])
+        return response.json() if response.content else None
+
+
+def _digest(token: str) -> str:
+    return "bearer:" + hashlib.sha256(token.encode()).hexdigest()[:16]
