@@ -140,7 +140,7 @@ class Dedup:
             value = await produce()
             payload = json.dumps(value, separators=(",", ":"))
         except BaseException:
-            pass
+            await self._release(key, lock, token, "")  # other processes take over at once
             raise
         await self._release(key, lock, token, payload)
         return value
