@@ -16,19 +16,22 @@ def test_nested_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
     assert settings.simulator.limit == 20
     assert settings.ratelimit.url == "redis://127.0.0.1:6379/3"
-    assert settings.ratelimit.spotify_policy("abc").classes["read"] == (Rate(100, 30),)
+    assert settings.ratelimit.spotify_policy("abc").classes["read"] == (Rate(100, 30.25),)
 
 
 def test_policies_from_settings() -> None:
-    limits = RateLimitSettings(spotify_endpoints={"search": ["10/30", "1/0.5"]})
+    limits = RateLimitSettings(spotify_endpoints={"search": ["10/30", "1/0.5"]}, margin=0)
     spotify = limits.spotify_policy("client")
     assert spotify.app == "spotify:client"
     assert [w.rate for w in spotify.windows("read", "search")] == [
         Rate(80, 30), Rate(10, 30), Rate(1, 0.5)
     ]  # fmt: skip
-    recco = limits.reccobeats_policy()
+    recco = RateLimitSettings().reccobeats_policy()  # with the default network margin
     assert recco.concurrency == 5
-    assert [w.rate for w in recco.windows("read", "artist_track")] == [Rate(45, 60), Rate(1, 1.5)]
+    assert [w.rate for w in recco.windows("read", "artist_track")] == [
+        Rate(45, 60.25),
+        Rate(1, 1.75),
+    ]
 
 
 def test_a_malformed_rate_is_refused_with_a_message() -> None:

@@ -113,16 +113,26 @@ class RateLimitSettings(BaseModel):
     min_multiplier: float = Field(default=0.25, gt=0, le=1)
     store_down: Literal["fail-closed", "per-process"] = "fail-closed"
     expected_processes: int = Field(default=4, ge=1)
+    margin: float = Field(
+        default=0.25,
+        ge=0,
+        description="seconds added to every window: a call reaches the upstream a little after "
+        "its grant, and two calls' delays differ",
+    )
+
+    def _rate(self, text: str) -> Rate:
+        rate = Rate.parse(text)
+        return Rate(rate.limit, rate.period + self.margin)
 
     def spotify_policy(self, client_id: str) -> Policy:
         return Policy(
             app=f"spotify:{client_id}",
             classes={
-                "read": (Rate.parse(self.spotify_read),),
-                "write": (Rate.parse(self.spotify_write),),
-                "batch": (Rate.parse(self.spotify_batch),),
+                "read": (self._rate(self.spotify_read),),
+                "write": (self._rate(self.spotify_write),),
+                "batch": (self._rate(self.spotify_batch),),
             },
-            endpoints={k: tuple(map(Rate.parse, v)) for k, v in self.spotify_endpoints.items()},
+            endpoints={k: tuple(map(self._rate, v)) for k, v in self.spotify_endpoints.items()},
             concurrency=self.spotify_concurrency,
             ban_threshold=self.ban_threshold,
             min_multiplier=self.min_multiplier,
@@ -131,7 +141,7 @@ class RateLimitSettings(BaseModel):
     def reccobeats_policy(self) -> Policy:
         return Policy(
             app="reccobeats",
-            endpoints={k: tuple(map(Rate.parse, v)) for k, v in self.reccobeats_endpoints.items()},
+            endpoints={k: tuple(map(self._rate, v)) for k, v in self.reccobeats_endpoints.items()},
             concurrency=self.reccobeats_concurrency,
             ban_threshold=self.ban_threshold,
             min_multiplier=self.min_multiplier,
