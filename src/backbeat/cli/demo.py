@@ -1,8 +1,8 @@
 """`backbeat demo`: the whole story on one machine with nothing installed but backbeat.
 
 It starts the simulator, walks through a few calls as any Spotify client would make them, then
-sends the same burst naively and through backbeat's limiter; later steps grow it into the real
-demo (client, jobs, apps).
+sends the same burst naively and through backbeat's client (limiter, cache, dedup, retries);
+later steps grow it into the real demo (jobs, apps).
 """
 
 from __future__ import annotations
@@ -14,10 +14,17 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from backbeat.config import SimulatorSettings
-from backbeat.ratelimit import Limiter, Policy, Rate
+from backbeat.config import (
+    RateLimitSettings,
+    ReccoBeatsSettings,
+    Settings,
+    SimulatorSettings,
+    SpotifySettings,
+)
+from backbeat.ratelimit import Priority
 from backbeat.simulator import create_app
 from backbeat.simulator.server import BackgroundServer
+from backbeat.upstream.stack import UpstreamStack
 
 CLIENT_ID, CLIENT_SECRET = "backbeat-demo", "backbeat-demo-secret"
 LIMITED_ID = "backbeat-demo-limited"  # a second app, so the two bursts do not share a window
@@ -33,39 +40,36 @@ def _basic(client_id: str) -> str:
     return "Basic " + base64.b64encode(f"{client_id}:{CLIENT_SECRET}".encode()).decode()
 
 
-async def _limited_burst(base: str, burst: int, limit: int, window: float) -> dict[str, Any]:
-    """The same burst, each call first taking a slot from the limiter (memory backend)."""
-    app = f"spotify:{LIMITED_ID}"
-    # A quarter second more than the upstream's window: a call reaches it a little after its
-    # grant, and two calls' delays differ.
-    policy = Policy(app, shared=(Rate(limit, window + 0.25),))
-    limiter = Limiter.from_url("memory://", {app: policy})
-    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-        token = (
-            await http.post(
-                "/api/token",
-                data={"grant_type": "client_credentials"},
-                headers={"Authorization": _basic(LIMITED_ID)},
+async def _through_backbeat(base: str, burst: int, limit: int, window: float) -> dict[str, Any]:
+    """The same burst through backbeat's client: limiter, cache, dedup, retries. Distinct
+    queries, so the cache cannot answer them; then the same queries again, from the cache."""
+    settings = Settings(
+        spotify=SpotifySettings(
+            client_id=LIMITED_ID,
+            client_secret=CLIENT_SECRET,
+            api_url=f"{base}/v1",
+            accounts_url=base,
+        ),
+        reccobeats=ReccoBeatsSettings(url=f"{base}/reccobeats"),
+        ratelimit=RateLimitSettings(spotify_read=f"{limit}/{window:g}"),
+    )
+    queries = [f"{chr(ord('a') + i % 26)}{'e' if i >= 26 else ''}" for i in range(burst)]
+    async with UpstreamStack(settings) as upstreams, httpx.AsyncClient(base_url=base) as http:
+        results = await asyncio.gather(
+            *(
+                upstreams.spotify.search(q, limit=5, priority=Priority.HIGH, max_wait=window * 3)
+                for q in queries
             )
-        ).json()["access_token"]
-
-        async def one() -> int:
-            async with limiter.slot(app, max_wait=window * 2) as grant:
-                response = await http.get(
-                    "/v1/search",
-                    params={"q": "a", "type": "track"},
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-                if response.status_code == 429:
-                    await limiter.report(grant, "rate_limited")
-                return response.status_code
-
-        statuses = await asyncio.gather(*(one() for _ in range(burst)))
+        )
+        again = await asyncio.gather(*(upstreams.spotify.search(q, limit=5) for q in queries))
         stats: dict[str, Any] = (await http.get("/_sim/stats")).json()["apps"][LIMITED_ID]
+        hits = upstreams.cache.metrics().get("search", {}).get("hits", 0)
+    assert again == results
     _say(
-        f"the same {burst} searches through backbeat's limiter ({limit}/{window:g}s)",
-        f"{statuses.count(200)} × 200 and {statuses.count(429)} × 429; "
-        f"max_in_window={stats['max_in_window']} — the extra calls waited for the window",
+        f"the same {burst} searches through backbeat's client ({limit}/{window:g}s budget)",
+        f"{stats['successes']} × 200 and {stats['http_429']} × 429 at the simulator; "
+        f"max_in_window={stats['max_in_window']} — the extra calls waited for the window;\n"
+        f"  asked again: {hits} answers from the cache, no upstream call",
     )
     return stats
 
@@ -126,7 +130,7 @@ def demo(
     with BackgroundServer(create_app(settings)) as server:
         typer.secho(f"backbeat demo — simulator serving on {server.url}", bold=True)
         naive = _walkthrough(server.url, burst=limit + 5)
-        limited = asyncio.run(_limited_burst(server.url, limit + 5, limit, window))
+        limited = asyncio.run(_through_backbeat(server.url, limit + 5, limit, window))
     if naive["max_in_window"] > limit or limited["http_429"] or limited["max_in_window"] > limit:
         raise typer.Exit(1)
     typer.echo("\nDone.")

@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
-from backbeat.upstream.registry import IdRegistry
-
 from backbeat.errors import UpstreamAuthError, UpstreamNotFound
 from backbeat.ratelimit import OpClass, Priority
 from backbeat.spotify import models as m
 from backbeat.upstream.batch import each, in_chunks, pages
 from backbeat.upstream.call import Request, Upstream
+from backbeat.upstream.registry import IdRegistry
 
 MAX_IDS = {"tracks": 50, "artists": 50, "albums": 20, "audio-features": 100}
 MAX_ADD_ITEMS = 100
@@ -75,6 +74,7 @@ class SpotifyClient:
         limit: int = 10,
         offset: int = 0,
         priority: Priority = Priority.NORMAL,
+        max_wait: float | None = None,
     ) -> m.SearchResult:
         params: dict[str, str | int] = {
             "q": q,
@@ -83,7 +83,9 @@ class SpotifyClient:
             "offset": offset,
         }
         return m.SearchResult.model_validate(
-            await self._get("search", "/search", params=params, priority=priority)
+            await self._get(
+                "search", "/search", params=params, priority=priority, max_wait=max_wait
+            )
         )
 
     async def album(self, album_id: str, *, priority: Priority = Priority.NORMAL) -> m.Album:
