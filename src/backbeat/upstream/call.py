@@ -37,6 +37,14 @@ class Request:
     token: str | None = None  # a caller's own bearer token (pass-through), used as given
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A successful answer: its 2xx status and its JSON body (None for an empty one)."""
+
+    status: int
+    body: Any
+
+
 class TokenSource(Protocol):
     async def token(self, user: str | None) -> str | None:
         """A bearer token for the user (None: the app's), or None when the upstream needs none."""
@@ -124,7 +132,7 @@ class Upstream:
     async def call(self, request: Request) -> Any:
         """The JSON answer (None for an empty one), or a typed error."""
         if request.method != "GET":
-            return await self._fetch(request)
+            return (await self._fetch(request)).body
         key = self._key(request)
         if self.cache is not None:
             cached = await self.cache.get(self.namespace + request.endpoint, key)
@@ -133,6 +141,15 @@ class Upstream:
         if self.dedup is None:
             return await self._fetch_and_store(request, key)
         return await self.dedup.run(key, lambda: self._fetch_and_store(request, key))
+
+    async def send(self, request: Request) -> Answer:
+        """`call` with the status, for callers that relay it (the `/v1` pass-through): a write
+        keeps the upstream's (201 for a created playlist); a GET, maybe cached or shared, is 200,
+        or 204 when empty (as Spotify answers an empty GET)."""
+        if request.method != "GET":
+            return await self._fetch(request)
+        body = await self.call(request)
+        return Answer(204 if body is None else 200, body)
 
     def _key(self, request: Request) -> str:
         params = {k: str(v) for k, v in request.params.items()}
@@ -145,12 +162,12 @@ class Upstream:
         return f"{self.name}:{user or ''}:{request.path}?{query}"
 
     async def _fetch_and_store(self, request: Request, key: str) -> Any:
-        body = await self._fetch(request)
+        body = (await self._fetch(request)).body
         if self.cache is not None and body is not None:
             await self.cache.set(self.namespace + request.endpoint, key, body)
         return body
 
-    async def _fetch(self, request: Request) -> Any:
+    async def _fetch(self, request: Request) -> Answer:
         budget = (
             DEFAULT_MAX_WAIT[request.priority] if request.max_wait is None else request.max_wait
         )
@@ -186,7 +203,7 @@ class Upstream:
                 return await self._attempt(request, deadline, refused_tokens)
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
-    async def _attempt(self, request: Request, deadline: float, refused: list[str]) -> Any:
+    async def _attempt(self, request: Request, deadline: float, refused: list[str]) -> Answer:
         remaining = max(0.0, deadline - self.clock.time())
         grant = await self.limiter.acquire(
             self.app,
@@ -219,7 +236,7 @@ class Upstream:
         response: httpx.Response,
         token: str | None,
         refused: list[str],
-    ) -> Any:
+    ) -> Answer:
         status = response.status_code
         if status == 429:
             retry_after = retry_after_of(response)
@@ -244,7 +261,7 @@ class Upstream:
             raise UpstreamNotFound(self.name, request.endpoint, 404, _error_of(response)[0])
         if status >= 400:
             raise UpstreamError(self.name, request.endpoint, status, _error_of(response)[0])
-        return response.json() if response.content else None
+        return Answer(status, response.json() if response.content else None)
 
 
 def _digest(token: str) -> str:
