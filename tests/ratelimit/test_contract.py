@@ -227,3 +227,43 @@ async def test_slot_releases_its_lease(backend: Backend, clock: FakeClock) -> No
         assert grant.lease is not None
         assert (await front.snapshot(APP)).in_flight == 1
     assert (await front.snapshot(APP)).in_flight == 0
+
+
+async def test_the_default_pause_starts_over_after_a_quiet_window(
+    backend: Backend, clock: FakeClock
+) -> None:
+    rules = policy(min_multiplier=1.0, default_pause=1.0, max_default_pause=8.0)
+
+    async def pause_after_a_429() -> float:
+        granted = await _try(backend, rules)
+        assert granted.granted
+        await backend.finish(rules, Outcome("rate_limited", granted.now, retry_after=None))
+        wait = (await _try(backend, rules)).wait
+        clock.advance(wait)
+        return round(wait, 3)
+
+    assert [await pause_after_a_429() for _ in range(3)] == [1.0, 2.0, 4.0]
+    clock.advance(30)  # a full window without a 429 (the ceiling itself never moved)
+    assert await pause_after_a_429() == 1.0
+
+
+async def test_spread_counts_only_the_waiters_of_the_same_window(
+    backend: Backend, clock: FakeClock
+) -> None:
+    rules = policy(classes={"read": (Rate(1, 30),), "batch": (Rate(1, 30),)})
+    for op_class in ("read", "batch"):
+        request = Acquire(rules, rules.windows(op_class), Priority.NORMAL, 1, "first", None)
+        assert (await backend.acquire(request)).granted
+    for n in range(9):  # nine read waiters
+        await backend.acquire(
+            Acquire(rules, rules.windows("read"), Priority.NORMAL, 1, f"r{n}", None)
+        )
+    batch = await backend.acquire(
+        Acquire(rules, rules.windows("batch"), Priority.NORMAL, 1, "b", None)
+    )
+    assert not batch.granted
+    assert batch.spread == 0.0  # nobody else waits on the batch window
+    read = await backend.acquire(
+        Acquire(rules, rules.windows("read"), Priority.NORMAL, 1, "r9", None)
+    )
+    assert read.spread == pytest.approx(30.0 * 9 / 3)  # spacing × rivals / attempts per slot

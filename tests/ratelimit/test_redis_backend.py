@@ -141,7 +141,7 @@ async def test_every_key_expires_and_a_ban_keeps_the_state(make: Factory) -> Non
     await backend.acquire(Acquire(rules, windows, Priority.LOW, 1, "l", None))  # a waiter
     client = backend.client
     keys = [key async for key in client.scan_iter(match=f"{backend.prefix}*")]
-    assert len(keys) == 4  # state, leases, one waiter set, one log
+    assert len(keys) == 5  # state, leases, one waiter set, one log and its waiters
     assert len({key_slot(key) for key in keys}) == 1  # one hash tag: one cluster slot
     for key in keys:
         ttl = await client.pttl(key)

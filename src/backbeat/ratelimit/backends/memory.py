@@ -44,7 +44,8 @@ class _State:
     ban_until: float = 0.0
     warm_until: float = 0.0
     leases: dict[str, float] = field(default_factory=dict)  # lease id → expiry
-    waiters: dict[str, tuple[Priority, float]] = field(default_factory=dict)
+    waiters: dict[str, tuple[Priority, float]] = field(default_factory=dict)  # → expiry
+    waiting: dict[str, dict[str, float]] = field(default_factory=dict)  # window → waiter → expiry
     grants: int = 0
     http_429: Counter[str] = field(default_factory=Counter)
 
@@ -81,16 +82,18 @@ class MemoryBackend:
         def wait(reason: str, seconds: float) -> Decision:
             expiry = now + seconds + WAITER_GRACE
             state.waiters[request.waiter] = (request.priority, expiry)
-            rivals = sum(
-                1
-                for w, (p, exp) in state.waiters.items()
-                if p <= request.priority and exp > now and w != request.waiter
+            for window in request.windows:
+                state.waiting.setdefault(window.key, {})[request.waiter] = expiry
+            # The window with the widest spacing frees slots slowest; its waiters (of any
+            # priority) are the rivals.
+            spacing, binding = max(
+                (w.rate.period / effective_limit(w.rate.limit, state.multiplier, warming), -i)
+                for i, w in enumerate(request.windows)
             )
-            spacing = max(
-                w.rate.period / effective_limit(w.rate.limit, state.multiplier, warming)
-                for w in request.windows
-            )
-            spread = spacing * rivals / ATTEMPTS_PER_SLOT
+            waiting = state.waiting[request.windows[-binding].key]
+            for stale in [w for w, exp in waiting.items() if exp <= now]:
+                del waiting[stale]
+            spread = spacing * (len(waiting) - 1) / ATTEMPTS_PER_SLOT
             return Decision(False, reason, seconds, now, self.run_id, spread=spread)  # type: ignore[arg-type]
 
         warming = state.warm_until > now
@@ -105,8 +108,9 @@ class MemoryBackend:
             return wait("concurrency", min(min(state.leases.values()) - now, 0.05))
 
         state.waiters = {w: v for w, v in state.waiters.items() if v[1] > now}
-        high_waiting = sum(1 for w, (p, _) in state.waiters.items()
-                           if p == Priority.HIGH and w != request.waiter)  # fmt: skip
+        high_waiting = sum(
+            1 for w, (p, _) in state.waiters.items() if p == Priority.HIGH and w != request.waiter
+        )
         needed = 0.0
         for window in request.windows:
             log = self._log(state, window, now)
@@ -143,6 +147,8 @@ class MemoryBackend:
                 state.paced[window.key] = theoretical + spacing * request.cost
         state.grants += request.cost
         state.waiters.pop(request.waiter, None)
+        for window in request.windows:
+            state.waiting.get(window.key, {}).pop(request.waiter, None)
         lease = None
         if policy.concurrency is not None:
             lease = uuid.uuid4().hex
@@ -157,10 +163,13 @@ class MemoryBackend:
         return log
 
     def _recover(self, policy: Policy, state: _State, now: float) -> None:
-        """Each full longest window without a rate 429 gives back one recovery step."""
+        """Each full longest window without a rate 429 gives back one recovery step, and the
+        default pause starts again from its first length."""
         if state.multiplier < 1 and now - state.changed_at >= policy.longest_period:
             state.multiplier = min(1.0, state.multiplier + policy.recovery_step)
             state.changed_at = now
+            state.strikes = 0
+        if state.strikes and now - state.paused_at >= policy.longest_period:
             state.strikes = 0
 
     async def finish(self, policy: Policy, outcome: Outcome) -> None:

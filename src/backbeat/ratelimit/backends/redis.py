@@ -6,6 +6,7 @@ injected (tests). Keys of one app share a hash tag, so a cluster keeps them in o
     {prefix}:{<app>}:w:<window>    zset: one member per slot taken, scored by grant time
     {prefix}:{<app>}:leases        zset: lease → expiry
     {prefix}:{<app>}:waiters:<p>   zset per priority value: waiter → expiry
+    {prefix}:{<app>}:ww:<window>   zset per window: who waits on it → expiry (spreads retries)
 """
 
 from __future__ import annotations
@@ -129,7 +130,9 @@ class RedisBackend:
             state_ttl,
             *_rates(request.windows),
         ]
-        reply = await self._call(self._acquire, self.keys(policy.app, request.windows), args)
+        waiting = [f"{self._base(policy.app)}:ww:{window.key}" for window in request.windows]
+        keys = [*self.keys(policy.app, request.windows), *waiting]
+        reply = await self._call(self._acquire, keys, args)
         granted, reason, wait, now, run_id, lease, ban_until, spread = (_text(v) for v in reply)
         return Decision(
             granted=granted == "1",

@@ -1,5 +1,6 @@
 -- Take `cost` slots in every window of one request, or say how long to wait: one atomic step.
--- KEYS: state, leases, waiters:0, waiters:1, waiters:2, then one log per window.
+-- KEYS: state, leases, waiters:0, waiters:1, waiters:2, then one log per window, then one set
+--       of waiters per window (in the same order).
 -- ARGV: now ('' = TIME), token (run id if the state is new), known_run ('' = none), priority,
 --       cost, waiter, concurrency ('' = none), lease_ttl, reserve_share, pace (0/1),
 --       recovery_step, longest_period, waiter_grace, key_ttl_ms, state_ttl_ms,
@@ -19,6 +20,8 @@ local FIRST_WINDOW_ARG = 16
 local state_key, leases_key = KEYS[1], KEYS[2]
 local waiter_keys = {KEYS[3], KEYS[4], KEYS[5]}
 local FIRST_WINDOW_KEY = 6
+local WINDOWS = (#KEYS - FIRST_WINDOW_KEY + 1) / 2  -- logs, then their waiter sets
+local LAST_WINDOW_KEY = FIRST_WINDOW_KEY + WINDOWS - 1
 
 local s = load_state(state_key, now)
 if not s.run_id then
@@ -37,18 +40,21 @@ local function reply(granted, reason, wait, lease, ban_until, spread)
           ban_until and fmt(ban_until) or '', fmt(spread or 0)}
 end
 
--- Retries of waiters at this priority or above scatter over spacing × rivals / attempts per slot.
+-- Retries scatter over spacing × rivals / attempts per slot, where the window with the widest
+-- spacing frees slots slowest and its waiters (of any priority) are the rivals.
 local function spread()
-  local rivals = -1  -- this waiter is registered already
-  for p = 1, priority + 1 do
-    rivals = rivals + redis.call('ZCOUNT', waiter_keys[p], '(' .. fmt(now), '+inf')
-  end
-  local spacing = 0
-  for i = FIRST_WINDOW_KEY, #KEYS do
+  local spacing, binding = 0, FIRST_WINDOW_KEY
+  for i = FIRST_WINDOW_KEY, LAST_WINDOW_KEY do
     local arg = FIRST_WINDOW_ARG + 2 * (i - FIRST_WINDOW_KEY)
     local effective = effective_limit(tonumber(ARGV[arg]), s.multiplier, warming)
-    spacing = math.max(spacing, tonumber(ARGV[arg + 1]) / effective)
+    local window_spacing = tonumber(ARGV[arg + 1]) / effective
+    if window_spacing > spacing then
+      spacing, binding = window_spacing, i
+    end
   end
+  local waiting = KEYS[binding + WINDOWS]
+  redis.call('ZREMRANGEBYSCORE', waiting, '-inf', fmt(now))
+  local rivals = redis.call('ZCARD', waiting) - 1  -- this waiter is registered already
   return spacing * math.max(0, rivals) / ATTEMPTS_PER_SLOT
 end
 
@@ -59,8 +65,13 @@ local function wait(reason, seconds)
     end
   end
   local key = waiter_keys[priority + 1]
-  redis.call('ZADD', key, fmt(now + seconds + grace), waiter)
+  local expiry = fmt(now + seconds + grace)
+  redis.call('ZADD', key, expiry, waiter)
   redis.call('PEXPIRE', key, key_ttl)
+  for i = FIRST_WINDOW_KEY, LAST_WINDOW_KEY do
+    redis.call('ZADD', KEYS[i + WINDOWS], expiry, waiter)
+    redis.call('PEXPIRE', KEYS[i + WINDOWS], key_ttl)
+  end
   return reply(0, reason, seconds, nil, nil, spread())
 end
 
@@ -75,6 +86,9 @@ if s.multiplier < 1 and now - s.changed_at >= longest then
   set(s, 'multiplier', math.min(1, s.multiplier + step))
   set(s, 'changed_at', now)
   set(s, 'strikes', 0)
+end
+if s.strikes > 0 and now - s.paused_at >= longest then
+  set(s, 'strikes', 0)  -- a quiet window: the default pause starts again from its first length
 end
 redis.call('ZREMRANGEBYSCORE', leases_key, '-inf', fmt(now))
 if concurrency and redis.call('ZCARD', leases_key) >= concurrency then
@@ -92,7 +106,7 @@ end
 local paced = priority ~= 0 and pace
 local needed = 0
 local spacings, tats = {}, {}
-for i = FIRST_WINDOW_KEY, #KEYS do
+for i = FIRST_WINDOW_KEY, LAST_WINDOW_KEY do
   local key = KEYS[i]
   local arg = FIRST_WINDOW_ARG + 2 * (i - FIRST_WINDOW_KEY)
   local limit, period = tonumber(ARGV[arg]), tonumber(ARGV[arg + 1])
@@ -134,7 +148,7 @@ local function record(key)
   end
   redis.call('PEXPIRE', key, key_ttl)
 end
-for i = FIRST_WINDOW_KEY, #KEYS do
+for i = FIRST_WINDOW_KEY, LAST_WINDOW_KEY do
   record(KEYS[i])
   if paced then
     -- Catching up by up to one spacing keeps a slightly late retry on the schedule.
@@ -144,6 +158,9 @@ end
 redis.call('HINCRBY', state_key, 'grants', cost)
 for _, key in ipairs(waiter_keys) do
   redis.call('ZREM', key, waiter)
+end
+for i = FIRST_WINDOW_KEY, LAST_WINDOW_KEY do
+  redis.call('ZREM', KEYS[i + WINDOWS], waiter)
 end
 local lease = nil
 if concurrency then
