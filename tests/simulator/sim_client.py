@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -31,6 +32,14 @@ async def app_token(client: httpx.AsyncClient, client_id: str = CLIENT_ID) -> st
 async def user_token(
     client: httpx.AsyncClient, user: str = "user0000", client_id: str = CLIENT_ID
 ) -> str:
+    token: str = (await user_grant(client, user, client_id))["access_token"]
+    return token
+
+
+async def user_grant(
+    client: httpx.AsyncClient, user: str = "user0000", client_id: str = CLIENT_ID
+) -> dict[str, Any]:
+    """The whole token answer of an authorization-code login (access and refresh token)."""
     response = await client.get(
         "/authorize",
         params={
@@ -50,8 +59,8 @@ async def user_token(
         headers=basic(client_id),
     )
     assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
+    grant: dict[str, Any] = response.json()
+    return grant
 
 
 def bearer(token: str) -> dict[str, str]:
