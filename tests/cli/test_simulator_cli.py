@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -13,21 +12,15 @@ import pytest
 from typer.testing import CliRunner
 
 from backbeat.cli.main import app
+from backbeat.simulator.server import free_port
 from tests.simulator.sim_client import basic
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
 def served() -> Iterator[str]:
     """The simulator as a separate process. The window is long so that a slow machine still
     sends its 25 requests inside one window; nothing here waits for a window to pass."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "backbeat.cli.main", "simulator", "serve", "--port",
                str(port), "--limit", "20", "--window", "60", "--artists", "50"]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

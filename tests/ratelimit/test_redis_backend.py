@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources import files
@@ -19,6 +18,7 @@ from backbeat.ratelimit import Limiter, LimiterUnavailable, Policy, Priority, Ra
 from backbeat.ratelimit.backends.base import Acquire, Decision, Outcome
 from backbeat.ratelimit.backends.redis import STATE_TTL, RedisBackend
 from backbeat.ratelimit.clock import TimeSource
+from backbeat.simulator.server import free_port
 
 APP = "spotify:redis"
 RULES = Policy(app=APP, classes={"read": (Rate(10, 30),)}, reserve_share=0.0, pace=False)
@@ -178,15 +178,8 @@ async def test_a_client_that_decodes_responses_works_too(redis_url: str) -> None
         await client.aclose()
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 async def test_an_unreachable_server_is_a_connection_error() -> None:
-    backend = RedisBackend.from_url(f"redis://127.0.0.1:{closed_port()}/0", clock=FakeClock())
+    backend = RedisBackend.from_url(f"redis://127.0.0.1:{free_port()}/0", clock=FakeClock())
     calls: list[Callable[[], Awaitable[object]]] = [
         lambda: backend.acquire(attempt()),
         lambda: backend.finish(RULES, Outcome("rate_limited", 0.0)),
@@ -201,7 +194,7 @@ async def test_an_unreachable_server_is_a_connection_error() -> None:
 
 async def test_the_limiter_fails_closed_on_an_unreachable_server() -> None:
     clock = FakeClock()
-    backend = RedisBackend.from_url(f"redis://127.0.0.1:{closed_port()}/0")
+    backend = RedisBackend.from_url(f"redis://127.0.0.1:{free_port()}/0")
     front = Limiter(backend, {APP: RULES}, clock)
     with pytest.raises(LimiterUnavailable):
         await front.acquire(APP, priority=Priority.HIGH, max_wait=1)

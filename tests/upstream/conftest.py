@@ -3,12 +3,15 @@ wiped afterwards."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
+
+from backbeat.simulator.server import free_port
+
+__all__ = ["free_port", "wipe"]
 
 
 @pytest.fixture
@@ -31,10 +34,3 @@ async def wipe(url: str, prefix: str) -> None:
     async for key in client.scan_iter(match=f"{prefix}*"):
         await client.delete(key)
     await client.aclose()
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port

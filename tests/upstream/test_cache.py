@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from backbeat.upstream.cache import DEFAULT_TTLS, USER_ENDPOINTS, ResponseCache
-from tests.upstream.conftest import closed_port
+from tests.upstream.conftest import free_port
 
 TRACK = {"id": "4uLU6hMCjMI75M1A2tKUQC", "name": "Señorita", "artists": [{"id": "a1"}], "n": 7}
 
@@ -106,7 +106,7 @@ async def test_redis_holds_readable_json(redis_url: str, prefix: str) -> None:
 
 
 async def test_a_store_that_is_down_is_a_miss_not_an_error() -> None:
-    cache = ResponseCache.from_url(f"redis://127.0.0.1:{closed_port()}/0", prefix="bbtest:down")
+    cache = ResponseCache.from_url(f"redis://127.0.0.1:{free_port()}/0", prefix="bbtest:down")
     key = cache.key("track", "/v1/tracks/t", None, None)
     await cache.set("track", key, TRACK)
     assert await cache.get("track", key) is None

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 
 from backbeat.clock import FakeClock
 from backbeat.upstream.dedup import Dedup
-from tests.upstream.conftest import closed_port, wipe
+from tests.upstream.conftest import free_port, wipe
 
 POLL = 0.01
 Produce = Callable[[], Awaitable[Any]]
@@ -189,7 +189,7 @@ async def test_a_follower_gives_up_after_lock_ttl_and_calls_itself(
 
 
 async def test_without_redis_a_flight_still_answers_once() -> None:
-    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{closed_port()}/0")
+    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")
     dedup = Dedup(client, prefix="bbtest:down", poll_interval=POLL)
     upstream = Upstream("answer")
     calls = [asyncio.create_task(dedup.run("k", upstream)) for _ in range(10)]
