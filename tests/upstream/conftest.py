@@ -9,10 +9,6 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from backbeat.simulator.server import free_port
-
-__all__ = ["free_port", "wipe"]
-
 
 @pytest.fixture
 def prefix() -> str:

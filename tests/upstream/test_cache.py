@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
+from backbeat.simulator.server import free_port
 from backbeat.upstream.cache import DEFAULT_TTLS, USER_ENDPOINTS, ResponseCache
-from tests.upstream.conftest import free_port
 
 TRACK = {"id": "4uLU6hMCjMI75M1A2tKUQC", "name": "Señorita", "artists": [{"id": "a1"}], "n": 7}
 

@@ -10,8 +10,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from backbeat.clock import FakeClock
+from backbeat.simulator.server import free_port
 from backbeat.upstream.dedup import Dedup
-from tests.upstream.conftest import free_port, wipe
+from tests.upstream.conftest import wipe
 
 POLL = 0.01
 Produce = Callable[[], Awaitable[Any]]
