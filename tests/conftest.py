@@ -26,3 +26,12 @@ def require_service(name: str, host: str, port: int) -> None:
 def redis_url() -> str:
     require_service("Redis", "127.0.0.1", 6379)
     return os.environ.get("BACKBEAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A server and an administrative database; tests create and drop their own databases."""
+    require_service("Postgres", "127.0.0.1", 5432)
+    return os.environ.get(
+        "BACKBEAT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )

@@ -6,10 +6,12 @@ Environment variables use the `BACKBEAT_` prefix and `__` between nested groups,
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from backbeat.ratelimit import Policy, Rate
 
@@ -168,6 +170,112 @@ class CacheSettings(BaseModel):
     ttls: dict[str, float] = Field(default_factory=dict, description="seconds per endpoint")
 
 
+def _cron(text: str) -> str:
+    # Shape only (five fields of digits and * / , -); `backbeat.jobs.schedule` parses fully.
+    fields = text.split()
+    if len(fields) != 5 or any(f.strip("0123456789*/,-") for f in fields):
+        raise ValueError(f"expected a 5-field cron spec like '0 2 * * *', got {text!r}")
+    return text
+
+
+CronText = Annotated[str, AfterValidator(_cron)]
+
+
+class JobsSettings(BaseModel):
+    """Huey queues, job retries and heartbeats, batch fan-out and the cron schedule (UTC)."""
+
+    queues: tuple[str, ...] = ("spotify", "default", "leaderboard", "insights")
+    cron_queue: str = Field(default="cron", description="periodic tasks; only the scheduler")
+    prefix: str = Field(default="backbeat", description="Huey names: Redis keys, SQLite rows")
+    var_dir: str = Field(default="var", description="SqliteHuey files when no redis_url")
+    workers: dict[str, int] = Field(
+        default_factory=lambda: {"spotify": 8, "default": 2, "leaderboard": 1, "insights": 2}
+    )
+    poll_max_delay: float = Field(default=1.0, gt=0, description="idle polling cap (SQLite)")
+    retry_delays: tuple[float, ...] = (120.0, 240.0, 480.0)
+    max_retries: int = Field(default=3, ge=0)
+    retry_jitter: float = Field(default=0.1, ge=0, description="share of a delay added at random")
+    ban_jitter: float = Field(default=60.0, ge=0, description="seconds spread after a ban ends")
+    heartbeat_interval: float = Field(default=15.0, gt=0)
+    stale_after: float = Field(default=90.0, gt=0, description="a running job without a beat")
+    reaper_interval: int = Field(default=60, ge=60, multiple_of=60, description="seconds")
+    scan_calls_per_user: float = Field(default=30.0, gt=0, description="upstream calls per scan")
+    scan_budget_share: float = Field(default=0.5, gt=0, le=1, description="of the READ rate")
+    max_concurrent_users: int = Field(default=5, ge=1)
+    inter_user_delay: float = Field(default=5.0, ge=0)
+    cron_ingest_all_users: CronText = "0 2 * * *"
+    cron_weekly_summaries: CronText = "0 9 * * 0"
+    cron_cleanup_jobs: CronText = "0 3 * * 1"
+    cleanup_retention_days: int = Field(default=30, ge=1)
+    cron_refresh_tokens: CronText = "*/30 * * * *"
+    cron_failed_job_monitor: CronText = "*/5 * * * *"
+
+    def cron(self) -> dict[str, str]:
+        """Periodic task name → cron spec (minute hour day month weekday; Sunday is 0)."""
+        every = self.reaper_interval // 60
+        return {
+            "ingest_all_users": self.cron_ingest_all_users,
+            "weekly_summaries": self.cron_weekly_summaries,
+            "cleanup_jobs": self.cron_cleanup_jobs,
+            "refresh_tokens": self.cron_refresh_tokens,
+            "failed_job_monitor": self.cron_failed_job_monitor,
+            "reap_stale_jobs": f"*/{every} * * * *" if every > 1 else "* * * * *",
+        }
+
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/backbeat.db"  # relative to the working directory
+# Hosts hand out plain `postgres://` URLs; backbeat talks to its databases through async drivers.
+_ASYNC_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+
+def _database_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in _ASYNC_DRIVERS:
+        raise ValueError(f"expected a sqlite:// or postgresql:// URL, got scheme {scheme!r}")
+    return f"{_ASYNC_DRIVERS[scheme]}://{rest}"
+
+
+def _database_url_from_env() -> str:
+    # The platforms' conventional variable; an explicit BACKBEAT_DATABASE__URL wins over it.
+    return os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+class DatabaseSettings(BaseModel):
+    """SQLite (embedded) or Postgres; pool options apply to file and server databases."""
+
+    url: Annotated[str, AfterValidator(_database_url)] = Field(
+        default_factory=_database_url_from_env, validate_default=True
+    )
+    echo: bool = False
+    pool_size: int = Field(default=5, ge=1)
+    max_overflow: int = Field(default=10, ge=0)
+    pool_timeout: float = Field(default=30.0, gt=0, description="seconds to wait for a connection")
+    pool_recycle: float = Field(default=1800.0, description="seconds; -1: never")
+    pool_pre_ping: bool = True
+
+
+def _key_list(value: object) -> object:
+    # One variable holds the list: JSON (`["new","old"]`) or comma-separated (`new,old`).
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [key.strip() for key in text.split(",") if key.strip()]
+
+
+class SecuritySettings(BaseModel):
+    token_keys: Annotated[list[SecretStr], NoDecode, BeforeValidator(_key_list)] = Field(
+        default_factory=list, description="Fernet keys for tokens at rest, newest first"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BACKBEAT_",
@@ -184,3 +292,6 @@ class Settings(BaseSettings):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     ratelimit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)

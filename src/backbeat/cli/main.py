@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from backbeat.cli import bench, demo, simulator
+from backbeat.cli import bench, db, demo, simulator
 
 app = typer.Typer(
     name="backbeat",
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(simulator.app, name="simulator")
 app.add_typer(bench.app, name="bench")
+app.add_typer(db.app, name="migrate")
 app.command("demo")(demo.demo)
 
 
