@@ -209,6 +209,11 @@ class JobsSettings(BaseModel):
     cleanup_retention_days: int = Field(default=30, ge=1)
     cron_refresh_tokens: CronText = "*/30 * * * *"
     cron_failed_job_monitor: CronText = "*/5 * * * *"
+    plugins: list[str] = Field(
+        default_factory=list,
+        description="'module:function' entries that contribute job kinds and cron handlers",
+    )
+    scheduler_lease_ttl: float = Field(default=30.0, gt=0, description="seconds (Redis)")
 
     def cron(self) -> dict[str, str]:
         """Periodic task name → cron spec (minute hour day month weekday; Sunday is 0)."""
@@ -258,6 +263,7 @@ class DatabaseSettings(BaseModel):
     pool_timeout: float = Field(default=30.0, gt=0, description="seconds to wait for a connection")
     pool_recycle: float = Field(default=1800.0, description="seconds; -1: never")
     pool_pre_ping: bool = True
+    auto_migrate: bool = Field(default=True, description="upgrade to head when a process starts")
 
 
 def _key_list(value: object) -> object:
@@ -276,6 +282,15 @@ class SecuritySettings(BaseModel):
     )
 
 
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    consumers: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="job consumers inside the API process; auto: on without Redis (embedded)",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BACKBEAT_",
@@ -286,7 +301,11 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     require_services: bool = False
-    redis_url: str | None = Field(default=None, description="shared state of every process")
+    redis_url: str | None = Field(
+        # BACKBEAT_REDIS_URL, else the platforms' conventional REDIS_URL.
+        default_factory=lambda: os.environ.get("REDIS_URL") or None,
+        description="shared state of every process",
+    )
     spotify: SpotifySettings = Field(default_factory=SpotifySettings)
     reccobeats: ReccoBeatsSettings = Field(default_factory=ReccoBeatsSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
@@ -295,3 +314,4 @@ class Settings(BaseSettings):
     jobs: JobsSettings = Field(default_factory=JobsSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)

@@ -196,7 +196,7 @@ async def test_the_heartbeat_stamps_the_row_while_the_service_runs(
     enqueuer, runner = stack(store, dispatcher, clock, slow, heartbeat_interval=0.005)
     job = (await enqueuer.enqueue("scan", user_id="u1")).job
     assert (await runner.run(job.id)).status is JobStatus.SUCCEEDED
-    assert beats[-1] > job.created_at  # stamped with the clock, while the service ran
+    assert beats[-1] > job.enqueued_at  # stamped with the clock, while the service ran
 
 
 async def test_a_worker_that_lost_its_job_to_the_reaper_stops_and_records_nothing(

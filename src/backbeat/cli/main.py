@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from backbeat.cli import bench, db, demo, simulator
+from backbeat.cli import bench, db, demo, process, simulator
 
 app = typer.Typer(
     name="backbeat",
@@ -16,6 +16,9 @@ app.add_typer(simulator.app, name="simulator")
 app.add_typer(bench.app, name="bench")
 app.add_typer(db.app, name="migrate")
 app.command("demo")(demo.demo)
+app.command("serve")(process.serve)
+app.command("worker")(process.worker)
+app.command("scheduler")(process.scheduler)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from backbeat.clock import Clock
+from backbeat.db.models.jobs import ACTIVE_JOB_STATUSES, FINISHED_JOB_STATUSES
 from backbeat.errors import BackbeatError
 from backbeat.ratelimit import Priority
 
@@ -34,10 +35,11 @@ class JobStatus(StrEnum):
     DEFERRED = "deferred"
 
 
-# Active jobs block a second job with the same dedupe key; claimable ones may start running.
-ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.RETRYING, JobStatus.DEFERRED})
-CLAIMABLE = frozenset({JobStatus.QUEUED, JobStatus.RETRYING, JobStatus.DEFERRED})
-FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED})
+# Active jobs block a second job with the same dedupe key (the table's partial unique index says
+# which statuses are active); claimable ones may start running.
+ACTIVE = frozenset(JobStatus(status) for status in ACTIVE_JOB_STATUSES)
+FINISHED = frozenset(JobStatus(status) for status in FINISHED_JOB_STATUSES)
+CLAIMABLE = ACTIVE - {JobStatus.RUNNING}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,7 @@ class JobRecord:
     attempts: int
     max_attempts: int
     run_at: datetime
-    created_at: datetime
+    enqueued_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None

@@ -39,7 +39,7 @@ class MemoryJobStore:
             attempts=0,
             max_attempts=job.max_attempts,
             run_at=job.run_at or now,
-            created_at=now,
+            enqueued_at=now,
         )
         self._jobs[record.id] = record
         return record, True
@@ -110,7 +110,7 @@ class MemoryJobStore:
             if job.status is JobStatus.RUNNING
             and (job.heartbeat_at is None or job.heartbeat_at < heartbeat_before)
         ]
-        return sorted(stale, key=lambda job: job.heartbeat_at or job.created_at)[:limit]
+        return sorted(stale, key=lambda job: job.heartbeat_at or job.enqueued_at)[:limit]
 
     async def active_for(self, user_id: str, kind: str) -> JobRecord | None:
         for job in self._jobs.values():

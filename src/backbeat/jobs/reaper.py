@@ -50,7 +50,7 @@ class Reaper:
         stale = await self.store.stale_running(heartbeat_before=before, limit=self.batch)
         requeued: list[JobRecord] = []
         for job in stale:
-            since = (job.heartbeat_at or job.created_at).isoformat()
+            since = (job.heartbeat_at or job.enqueued_at).isoformat()
             error = f"worker lost: no heartbeat since {since} (attempt {job.attempts})"
             if job.attempts >= job.max_attempts:
                 if await self.store.failed(job.id, job.attempts, error, now=now):

@@ -15,6 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import Script, ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,8 +29,15 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+# Processes that start together (several API servers and workers on one Postgres) migrate one
+# after the other: the lock is held until the migrating transaction ends.
+_MIGRATION_LOCK = 0x6261636B  # "back"
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
         await connection.run_sync(lambda c: command.upgrade(alembic_config(c), revision))
 
 

@@ -1,0 +1,47 @@
+"""The FastAPI application. Its lifespan owns the process's long-lived resources — the
+database engine and the job runtime, with the job consumers in embedded mode — and closes them
+on shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from backbeat.api.errors import install_error_handlers
+from backbeat.api.routes import tasks
+from backbeat.config import Settings
+from backbeat.jobs.host import embedded_jobs, process_database
+from backbeat.jobs.runtime import Plugin
+
+log = logging.getLogger(__name__)
+
+
+def consumers_enabled(settings: Settings) -> bool:
+    """Embedded mode (no Redis): this process consumes the jobs it enqueues. With Redis the
+    workers do, unless the API is told to as well."""
+    choice = settings.api.consumers
+    return choice == "on" or (choice == "auto" and not settings.redis_url)
+
+
+def create_app(settings: Settings | None = None, *, plugins: Iterable[Plugin] = ()) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        consumers = consumers_enabled(settings)
+        async with (
+            process_database(settings) as database,
+            embedded_jobs(settings, database, consumers=consumers, plugins=plugins) as jobs,
+        ):
+            app.state.jobs = jobs
+            log.info("API ready (job consumers %s)", "embedded" if consumers else "elsewhere")
+            yield
+
+    app = FastAPI(title="backbeat", lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(tasks.router)
+    return app

@@ -1,0 +1,189 @@
+"""The processes that consume jobs, all on the same runtime and task code:
+
+- `embedded_jobs` — inside the API server's lifespan, on its loop (`backbeat serve`);
+- `run_worker` — `backbeat worker --queues …`: the given queues, on a loop thread of its own;
+- `run_scheduler` — `backbeat scheduler`: the cron queue, while it holds the scheduler lease.
+
+Periodic tasks fire in exactly one process: the one holding the lease (a Redis key with a TTL
+when the queues are on Redis, a file lock under `var/` when they are SQLite files). Others
+stand by and take over when the holder dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from pathlib import Path
+from types import FrameType
+
+from backbeat.config import Settings
+from backbeat.db import migrations
+from backbeat.db.engine import Database, open_database
+from backbeat.jobs.bridge import LoopBridge
+from backbeat.jobs.consumer import ConsumerGroup
+from backbeat.jobs.leader import FileLease, LeaderLoop, Lease, RedisLease
+from backbeat.jobs.runtime import JobRuntime, Plugin, open_runtime
+
+log = logging.getLogger(__name__)
+
+
+def scheduler_lease(settings: Settings) -> Lease:
+    jobs = settings.jobs
+    if settings.redis_url:
+        key = f"{jobs.prefix}:scheduler:leader"
+        return RedisLease.from_url(settings.redis_url, key, ttl=jobs.scheduler_lease_ttl)
+    return FileLease(Path(jobs.var_dir) / f"{jobs.prefix}_scheduler.lock")
+
+
+class CronRole:
+    """Consumes the cron queue with periodic tasks on, between election and deposition."""
+
+    def __init__(self, runtime: JobRuntime) -> None:
+        self._runtime = runtime
+        self._group: ConsumerGroup | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def active(self) -> bool:
+        return self._group is not None
+
+    def elect(self) -> None:
+        with self._lock:
+            if self._group is None:
+                jobs = self._runtime.settings.jobs
+                self._group = ConsumerGroup.build(
+                    self._runtime.queues, jobs, names=(), scheduler=True
+                )
+                self._group.start()
+
+    def depose(self) -> None:
+        with self._lock:
+            group, self._group = self._group, None
+        if group is not None:
+            group.stop(graceful=True)
+
+
+@contextmanager
+def leading(lease: Lease, role: CronRole, interval: float) -> Iterator[LeaderLoop]:
+    """Run the leader loop on a thread for as long as the block runs."""
+    loop = LeaderLoop(lease, role.elect, role.depose, interval=interval)
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.run, args=(stop,), name="scheduler-lease", daemon=True)
+    thread.start()
+    try:
+        yield loop
+    finally:
+        stop.set()
+        thread.join()
+
+
+def lease_interval(settings: Settings) -> float:
+    return settings.jobs.scheduler_lease_ttl / 3
+
+
+@asynccontextmanager
+async def process_database(settings: Settings) -> AsyncIterator[Database]:
+    """The process's database, migrated to head first unless `database.auto_migrate` is off."""
+    async with open_database(settings) as database:
+        if settings.database.auto_migrate:
+            await migrations.upgrade(database.engine)
+        yield database
+
+
+@asynccontextmanager
+async def embedded_jobs(
+    settings: Settings,
+    database: Database,
+    *,
+    consumers: bool,
+    plugins: Iterable[Plugin] = (),
+) -> AsyncIterator[JobRuntime]:
+    """The job runtime on the running loop; with `consumers`, every queue consumed here and the
+    cron queue too while this process holds the scheduler lease."""
+    bridge = LoopBridge.attach()
+    async with open_runtime(
+        settings, bridge, database, scheduler=consumers, plugins=plugins
+    ) as runtime:
+        if not consumers:
+            yield runtime
+            return
+        group = ConsumerGroup.build(runtime.queues, settings.jobs)
+        role = CronRole(runtime)
+        group.start()
+        try:
+            with leading(scheduler_lease(settings), role, lease_interval(settings)):
+                yield runtime
+        finally:
+            await asyncio.to_thread(role.depose)  # joins worker threads that use this loop
+            await group.stop_async()
+
+
+def run_worker(
+    settings: Settings,
+    names: Iterable[str],
+    *,
+    workers: int | None = None,
+    plugins: Iterable[Plugin] = (),
+) -> None:
+    """Consume `names` until SIGINT/SIGTERM; `workers` threads per queue (default: settings)."""
+    chosen = tuple(names)
+    jobs = settings.jobs
+    if workers is not None:
+        jobs = jobs.model_copy(
+            update={"workers": {**jobs.workers, **dict.fromkeys(chosen, workers)}}
+        )
+    with _owned_runtime(settings, scheduler=False, plugins=plugins) as runtime:
+        for name in chosen:
+            runtime.queues.huey(name)  # an unknown queue is refused before anything starts
+        ConsumerGroup.build(runtime.queues, jobs, names=chosen).run_forever()
+
+
+def run_scheduler(settings: Settings, *, plugins: Iterable[Plugin] = ()) -> None:
+    """Fire periodic tasks while holding the scheduler lease, until SIGINT/SIGTERM."""
+    with _owned_runtime(settings, scheduler=True, plugins=plugins) as runtime:
+        role = CronRole(runtime)
+        stopping = _stop_on_signals()
+        loop = LeaderLoop(
+            scheduler_lease(settings), role.elect, role.depose, interval=lease_interval(settings)
+        )
+        log.info("scheduler started; waiting for the lease")
+        loop.run(stopping)
+
+
+@contextmanager
+def _owned_runtime(
+    settings: Settings, *, scheduler: bool, plugins: Iterable[Plugin]
+) -> Iterator[JobRuntime]:
+    """A runtime on a loop thread of this process's own, closed on the way out."""
+    bridge = LoopBridge.start()
+    stack = AsyncExitStack()
+
+    async def enter() -> JobRuntime:
+        database = await stack.enter_async_context(process_database(settings))
+        return await stack.enter_async_context(
+            open_runtime(settings, bridge, database, scheduler=scheduler, plugins=plugins)
+        )
+
+    try:
+        yield bridge.run(enter)
+    finally:
+        try:
+            bridge.run(stack.aclose)
+        finally:
+            bridge.close()
+
+
+def _stop_on_signals() -> threading.Event:
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stopping.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, request_stop)
+    return stopping

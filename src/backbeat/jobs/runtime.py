@@ -1,0 +1,124 @@
+"""`open_runtime`: the job system of one process — store, queues, runner, enqueuer, reaper and
+the registered tasks — built from settings on the process's loop.
+
+The same runtime serves every mode; only the consumers differ (`backbeat.jobs.host`). What jobs
+exist comes from plugins: `module:function` entries (`JobsSettings.plugins`) called with a
+`JobContext` that return a `Contribution` of job kinds and cron handlers. The apps contribute
+theirs that way, so this package never imports the domain (imports point inward).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from backbeat.clock import Clock, SystemClock
+from backbeat.config import Settings
+from backbeat.db.engine import Database
+from backbeat.errors import ConfigurationError
+from backbeat.jobs.bridge import LoopBridge
+from backbeat.jobs.enqueue import Enqueuer
+from backbeat.jobs.lifecycle import JobKind, JobStore
+from backbeat.jobs.limits import UserLimiter
+from backbeat.jobs.queues import JobQueues
+from backbeat.jobs.reaper import Reaper
+from backbeat.jobs.runner import JobRunner, RetryPolicy, register_tasks
+from backbeat.jobs.schedule import CronHandler, maintenance_handlers, register_periodic
+from backbeat.jobs.sqlstore import SqlJobStore
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    kinds: Sequence[JobKind] = ()
+    cron: Mapping[str, CronHandler] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """What a plugin may build its handlers on (all bound to the process's loop)."""
+
+    settings: Settings
+    database: Database
+    store: JobStore
+    enqueuer: Enqueuer
+    clock: Clock
+
+
+Plugin = Callable[[JobContext], Contribution]
+
+
+def load_plugin(path: str) -> Plugin:
+    module_name, sep, attribute = path.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ConfigurationError("jobs.plugins", f"{path!r} is not of the form 'module:function'")
+    try:
+        plugin = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise ConfigurationError("jobs.plugins", f"{path!r} cannot be loaded: {error}") from error
+    if not callable(plugin):
+        raise ConfigurationError("jobs.plugins", f"{path!r} is not callable")
+    return plugin  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class JobRuntime:
+    settings: Settings
+    database: Database
+    store: JobStore
+    queues: JobQueues
+    enqueuer: Enqueuer
+    runner: JobRunner
+    reaper: Reaper
+    kinds: Mapping[str, JobKind]
+    cron: Mapping[str, CronHandler]  # registered on the cron queue when `scheduler`
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    bridge: LoopBridge,
+    database: Database,
+    *,
+    scheduler: bool = False,
+    plugins: Iterable[Plugin] = (),
+    clock: Clock | None = None,
+    queues: JobQueues | None = None,
+) -> AsyncIterator[JobRuntime]:
+    """The job system on `database`, its tasks registered on the queues (Redis when
+    `settings.redis_url`, SQLite files otherwise). `scheduler`: also register the periodic
+    tasks, for the one process that runs them. Plugins: `plugins`, then the configured ones."""
+    jobs = settings.jobs
+    time: Clock = clock or SystemClock()
+    queues = queues or JobQueues.from_settings(settings)
+    store = SqlJobStore(database.sessions)
+    kinds: dict[str, JobKind] = {}  # filled below; the enqueuer and runner read it live
+    enqueuer = Enqueuer(store, queues, kinds, max_attempts=jobs.max_retries + 1, clock=time)
+    runner = JobRunner(
+        store,
+        kinds,
+        queues,
+        policy=RetryPolicy.from_settings(jobs),
+        users=UserLimiter(jobs.max_concurrent_users, jobs.inter_user_delay, clock=time),
+        clock=time,
+        heartbeat_interval=jobs.heartbeat_interval,
+    )
+    reaper = Reaper.from_settings(jobs, store, queues, clock=time)
+    cron: dict[str, CronHandler] = dict(maintenance_handlers(store, reaper, jobs, clock=time))
+    context = JobContext(settings, database, store, enqueuer, time)
+    for plugin in [*plugins, *map(load_plugin, jobs.plugins)]:
+        contribution = plugin(context)
+        for kind in contribution.kinds:
+            if kind.name in kinds:
+                raise ConfigurationError("jobs.plugins", f"job kind {kind.name!r} comes twice")
+            queues.huey(kind.queue)  # an unknown queue fails here, not at the first enqueue
+            kinds[kind.name] = kind
+        cron.update(contribution.cron)
+    register_tasks(queues, bridge, runner)
+    if scheduler:
+        register_periodic(queues, bridge, cron, jobs)
+    try:
+        yield JobRuntime(settings, database, store, queues, enqueuer, runner, reaper, kinds, cron)
+    finally:
+        queues.close()

@@ -1,0 +1,189 @@
+"""Jobs across real processes: `backbeat serve` picking up what a stopped process queued, a
+`backbeat worker` killed with SIGKILL mid-job, and one scheduler among several.
+
+The processes load the probe job kind (`tests/jobs/probe.py`) through the plugin setting; the
+test process shares their database and queues through the same settings (environment)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from backbeat.clock import FakeClock
+from backbeat.config import Settings
+from backbeat.db.engine import Database
+from backbeat.db.models import BackgroundJob, ListeningSnapshot, User
+from backbeat.jobs import JobStatus, Reaper
+from backbeat.jobs.host import embedded_jobs, process_database
+from backbeat.simulator.server import free_port
+from tests.jobs.fakes import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
+BACKBEAT = str(Path(sys.executable).parent / "backbeat")
+
+
+@pytest.fixture
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_key: str) -> dict[str, str]:
+    """Settings shared by this process (via its environment) and the ones it starts."""
+    values = {
+        "BACKBEAT_ENVIRONMENT": "test",
+        "BACKBEAT_SECURITY__TOKEN_KEYS": token_key,
+        "BACKBEAT_DATABASE__URL": f"sqlite:///{tmp_path / 'backbeat.db'}",
+        "BACKBEAT_JOBS__VAR_DIR": str(tmp_path / "var"),
+        "BACKBEAT_JOBS__PREFIX": f"bbproc_{uuid.uuid4().hex[:8]}",
+        "BACKBEAT_JOBS__PLUGINS": '["tests.jobs.probe:contribute"]',
+        "BACKBEAT_JOBS__INTER_USER_DELAY": "0",
+        "BACKBEAT_JOBS__POLL_MAX_DELAY": "0.1",
+    }
+    for name in ("BACKBEAT_REDIS_URL", "REDIS_URL", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+def start(tmp_path: Path, *args: str) -> subprocess.Popen[bytes]:
+    """`backbeat *args` in `tmp_path`, its output in a log file there."""
+    with (tmp_path / f"{args[0]}-{uuid.uuid4().hex[:6]}.log").open("wb") as log:
+        return subprocess.Popen(
+            [BACKBEAT, *args],
+            cwd=tmp_path,
+            env=os.environ | {"PYTHONPATH": str(ROOT)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def output(tmp_path: Path, command: str) -> str:
+    return "".join(log.read_text() for log in sorted(tmp_path.glob(f"{command}-*.log")))
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM, as a service manager stops it; the exit code once it has shut down."""
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=30)
+
+
+async def add_users(database: Database, count: int) -> list[str]:
+    users = [User(spotify_id=f"listener-{n}") for n in range(count)]
+    async with database.sessions() as session, session.begin():
+        session.add_all(users)
+    return [user.id for user in users]
+
+
+async def count(database: Database, query: object) -> int:
+    async with database.sessions() as session:
+        return int(await session.scalar(query) or 0)  # type: ignore[call-overload]
+
+
+def executions(log: Path) -> list[tuple[str, int]]:
+    if not log.exists():
+        return []
+    return [(job, int(attempt)) for job, attempt in map(str.split, log.read_text().splitlines())]
+
+
+async def test_embedded_restart_runs_each_queued_job_exactly_once(
+    tmp_path: Path, environment: dict[str, str]
+) -> None:
+    settings = Settings()
+    runs = tmp_path / "runs.log"
+    # The first process queues 100 jobs and stops before any of them runs.
+    async with process_database(settings) as database:
+        users = await add_users(database, 100)
+        async with embedded_jobs(settings, database, consumers=False) as jobs:
+            queued = [
+                (await jobs.enqueuer.enqueue("probe", {"log": str(runs)}, user_id=user)).job.id
+                for user in users
+            ]
+    assert not runs.exists()
+
+    # The next one — the API server with its embedded consumers — finds them in var/.
+    port = free_port()
+    server = start(tmp_path, "serve", "--port", str(port))
+    try:
+        async with process_database(settings) as database:
+            succeeded = select(func.count()).where(BackgroundJob.status == "succeeded")
+
+            async def all_done() -> bool:
+                return await count(database, succeeded) == 100
+
+            await eventually(all_done, within=90)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                tasks = [(await client.get(f"/api/tasks/{job}")).json() for job in queued]
+            snapshots = await count(database, select(func.count(ListeningSnapshot.id)))
+    finally:
+        # Uvicorn shuts down gracefully, then exits by the signal it was stopped with.
+        assert stop(server) in (0, -signal.SIGTERM)
+    assert "Application shutdown complete" in output(tmp_path, "serve")
+    assert {task["status"] for task in tasks} == {"succeeded"}
+    assert {task["attempts"] for task in tasks} == {1}
+    assert sorted(executions(runs)) == sorted((job, 1) for job in queued)  # each ran once
+    assert snapshots == 100
+
+
+async def test_a_worker_killed_mid_job_is_reaped_and_the_write_lands_once(
+    tmp_path: Path,
+    environment: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    redis_url: str,
+    postgres_database: str,
+) -> None:
+    monkeypatch.setenv("BACKBEAT_REDIS_URL", redis_url)
+    monkeypatch.setenv("BACKBEAT_DATABASE__URL", postgres_database)
+    settings = Settings()
+    runs = tmp_path / "runs.log"
+    async with (
+        process_database(settings) as database,
+        embedded_jobs(settings, database, consumers=False) as jobs,
+    ):
+        try:
+            (user,) = await add_users(database, 1)
+            doomed = start(tmp_path, "worker", "--queues", "default", "--workers", "1")
+            payload = {"log": str(runs), "hold_first": 600}
+            job = (await jobs.enqueuer.enqueue("probe", payload, user_id=user)).job
+
+            async def started() -> bool:
+                return len(executions(runs)) == 1
+
+            await eventually(started, within=60)  # it has written and now holds
+            doomed.send_signal(signal.SIGKILL)
+            assert doomed.wait(timeout=10) == -signal.SIGKILL
+            orphan = await jobs.store.get(job.id)
+            assert orphan is not None
+            assert (orphan.status, orphan.attempts) == (JobStatus.RUNNING, 1)
+
+            survivor = start(tmp_path, "worker", "--queues", "default")
+            try:
+                # The reaper, some minutes later: the dead worker's heartbeat has gone stale.
+                later = FakeClock(start=time.time() + settings.jobs.stale_after + 60)
+                reaper = Reaper.from_settings(settings.jobs, jobs.store, jobs.queues, clock=later)
+                assert [stale.id for stale in await reaper.run_once()] == [job.id]
+
+                async def done() -> bool:
+                    row = await jobs.store.get(job.id)
+                    return row is not None and row.status is JobStatus.SUCCEEDED
+
+                await eventually(done, within=60)
+            finally:
+                assert stop(survivor) == 0
+            finished = await jobs.store.get(job.id)
+            snapshots = select(ListeningSnapshot.track_count).where(
+                ListeningSnapshot.user_id == user
+            )
+            async with database.sessions() as session:
+                written = list(await session.scalars(snapshots))
+        finally:
+            jobs.queues.flush()
+    assert executions(runs) == [(job.id, 1), (job.id, 2)]  # killed once, run again
+    assert finished is not None
+    assert (finished.attempts, finished.result) == (2, {"user": user, "attempt": 2})
+    assert written == [2]  # one row: the second run updated what the first wrote
