@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from sqlalchemy import func, select
 
 from backbeat.clock import FakeClock
@@ -52,15 +53,18 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_key: str)
 
 
 def start(tmp_path: Path, *args: str) -> subprocess.Popen[bytes]:
-    """`backbeat *args` in `tmp_path`, its output in a log file there."""
-    with (tmp_path / f"{args[0]}-{uuid.uuid4().hex[:6]}.log").open("wb") as log:
-        return subprocess.Popen(
+    """`backbeat *args` in `tmp_path`, its output in `<command>-<pid>.log` there."""
+    path = tmp_path / f"{args[0]}-{uuid.uuid4().hex[:6]}.log"
+    with path.open("wb") as log:
+        process = subprocess.Popen(
             [BACKBEAT, *args],
             cwd=tmp_path,
             env=os.environ | {"PYTHONPATH": str(ROOT)},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    path.rename(tmp_path / f"{args[0]}-{process.pid}.log")
+    return process
 
 
 def output(tmp_path: Path, command: str) -> str:
@@ -71,6 +75,23 @@ def stop(process: subprocess.Popen[bytes]) -> int:
     """SIGTERM, as a service manager stops it; the exit code once it has shut down."""
     process.send_signal(signal.SIGTERM)
     return process.wait(timeout=30)
+
+
+def wait_for_leaders(tmp_path: Path, count: int, within: float = 30.0) -> list[int]:
+    """The pids of the schedulers that got elected, in the order they were, once there are
+    `count` elections (and no more)."""
+    deadline = time.monotonic() + within
+    while True:
+        elected = sorted(
+            (line[:23], int(log.stem.split("-")[1]))
+            for log in tmp_path.glob("scheduler-*.log")
+            for line in log.read_text().splitlines()
+            if "elected leader" in line
+        )
+        if len(elected) >= count or time.monotonic() > deadline:
+            assert len(elected) == count, output(tmp_path, "scheduler")
+            return [pid for _, pid in elected]
+        time.sleep(0.1)  # polling the processes' logs
 
 
 async def add_users(database: Database, count: int) -> list[str]:
@@ -187,3 +208,27 @@ async def test_a_worker_killed_mid_job_is_reaped_and_the_write_lands_once(
     assert finished is not None
     assert (finished.attempts, finished.result) == (2, {"user": user, "attempt": 2})
     assert written == [2]  # one row: the second run updated what the first wrote
+
+
+def test_one_scheduler_leads_and_a_standby_takes_over_when_it_dies(
+    tmp_path: Path, environment: dict[str, str], monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    monkeypatch.setenv("BACKBEAT_REDIS_URL", redis_url)
+    monkeypatch.setenv("BACKBEAT_JOBS__SCHEDULER_LEASE_TTL", "1.5")  # renewed every 0.5 s
+    first = start(tmp_path, "scheduler")
+    second = start(tmp_path, "scheduler")
+    schedulers = {first.pid: first, second.pid: second}
+    try:
+        leader = wait_for_leaders(tmp_path, 1)[0]
+        schedulers.pop(leader).send_signal(signal.SIGKILL)
+        (standby,) = schedulers.values()
+        assert wait_for_leaders(tmp_path, 2)[1] == standby.pid  # once the lease ran out
+        assert stop(standby) == 0
+    finally:
+        for process in (first, second):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        redis_client = redis.Redis.from_url(redis_url)
+        redis_client.delete(f"{environment['BACKBEAT_JOBS__PREFIX']}:scheduler:leader")
+        redis_client.close()

@@ -67,18 +67,24 @@ class CronRole:
             group.stop(graceful=True)
 
 
-@contextmanager
-def leading(lease: Lease, role: CronRole, interval: float) -> Iterator[LeaderLoop]:
-    """Run the leader loop on a thread for as long as the block runs."""
-    loop = LeaderLoop(lease, role.elect, role.depose, interval=interval)
-    stop = threading.Event()
-    thread = threading.Thread(target=loop.run, args=(stop,), name="scheduler-lease", daemon=True)
-    thread.start()
-    try:
-        yield loop
-    finally:
-        stop.set()
-        thread.join()
+class Candidacy:
+    """The leader loop on a thread of its own: `start()`, then `stop()`, which steps down (the
+    cron consumers finish their tasks) and releases the lease. `stop()` blocks: from the loop
+    those tasks run on, call it through `asyncio.to_thread`."""
+
+    def __init__(self, lease: Lease, role: CronRole, interval: float) -> None:
+        self._loop = LeaderLoop(lease, role.elect, role.depose, interval=interval)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._loop.run, args=(self._stop,), name="scheduler-lease", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def lease_interval(settings: Settings) -> float:
@@ -112,13 +118,16 @@ async def embedded_jobs(
             yield runtime
             return
         group = ConsumerGroup.build(runtime.queues, settings.jobs)
-        role = CronRole(runtime)
+        candidacy = Candidacy(
+            scheduler_lease(settings), CronRole(runtime), lease_interval(settings)
+        )
         group.start()
+        candidacy.start()
         try:
-            with leading(scheduler_lease(settings), role, lease_interval(settings)):
-                yield runtime
+            yield runtime
         finally:
-            await asyncio.to_thread(role.depose)  # joins worker threads that use this loop
+            # Both wait for worker threads whose tasks need this loop: wait off the loop.
+            await asyncio.to_thread(candidacy.stop)
             await group.stop_async()
 
 

@@ -13,13 +13,14 @@ import importlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from backbeat.clock import Clock, SystemClock
 from backbeat.config import Settings
 from backbeat.db.engine import Database
 from backbeat.errors import ConfigurationError
 from backbeat.jobs.bridge import LoopBridge
-from backbeat.jobs.enqueue import Enqueuer
+from backbeat.jobs.enqueue import Enqueued, Enqueuer
 from backbeat.jobs.lifecycle import JobKind, JobStore
 from backbeat.jobs.limits import UserLimiter
 from backbeat.jobs.queues import JobQueues
@@ -27,6 +28,7 @@ from backbeat.jobs.reaper import Reaper
 from backbeat.jobs.runner import JobRunner, RetryPolicy, register_tasks
 from backbeat.jobs.schedule import CronHandler, maintenance_handlers, register_periodic
 from backbeat.jobs.sqlstore import SqlJobStore
+from backbeat.ratelimit import Rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,26 @@ class JobRuntime:
     reaper: Reaper
     kinds: Mapping[str, JobKind]
     cron: Mapping[str, CronHandler]  # registered on the cron queue when `scheduler`
+
+    async def enqueue_scan(
+        self, user_ids: Iterable[str], kind: str, **options: Any
+    ) -> list[Enqueued]:
+        """One `kind` job per user, spread over the window the scan budget needs
+        (`jobs.scan_calls_per_user` calls each at `scan_rate`)."""
+        return await self.enqueuer.enqueue_batch(
+            user_ids,
+            kind,
+            calls_per_job=self.settings.jobs.scan_calls_per_user,
+            rate_per_second=scan_rate(self.settings),
+            **options,
+        )
+
+
+def scan_rate(settings: Settings) -> float:
+    """Calls per second a batch scan may use: its share of Spotify's read budget."""
+    read = Rate.parse(settings.ratelimit.spotify_read)
+    window = read.period + settings.ratelimit.margin
+    return read.limit / window * settings.jobs.scan_budget_share
 
 
 @asynccontextmanager

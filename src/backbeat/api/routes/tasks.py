@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/tasks", tags=["tasks"])
 
 
 class Task(BaseModel):
-    id: str
+    task_id: str
     kind: str
     queue: str
     status: JobStatus
@@ -38,7 +38,8 @@ class Task(BaseModel):
     @classmethod
     def of(cls, job: JobRecord) -> Task:
         # The job's own fields, less its payload and dedupe key (internal); priority by name.
-        return cls.model_validate(asdict(job) | {"priority": job.priority.name.lower()})
+        fields = asdict(job) | {"task_id": job.id, "priority": job.priority.name.lower()}
+        return cls.model_validate(fields)
 
 
 @router.get("/{task_id}", responses={404: {"description": "no such task"}})

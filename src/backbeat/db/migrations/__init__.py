@@ -8,6 +8,10 @@ before serving; Alembic itself is synchronous and runs on the connection's worke
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -29,16 +33,29 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-# Processes that start together (several API servers and workers on one Postgres) migrate one
-# after the other: the lock is held until the migrating transaction ends.
+# Processes that start together (API servers, workers, schedulers) migrate one after the other:
+# on Postgres under an advisory lock held until the migrating transaction ends, on a SQLite file
+# under a file lock beside it (SQLite runs DDL outside the transaction Alembic sees).
 _MIGRATION_LOCK = 0x6261636B  # "back"
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    async with engine.begin() as connection:
+    async with _sqlite_file_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             await connection.execute(text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
         await connection.run_sync(lambda c: command.upgrade(alembic_config(c), revision))
+
+
+@asynccontextmanager
+async def _sqlite_file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    lock = await asyncio.to_thread(Path(f"{database}.migrate.lock").open, "a+b")
+    with lock:  # closing the file releases the lock
+        await asyncio.to_thread(fcntl.flock, lock.fileno(), fcntl.LOCK_EX)
+        yield
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:

@@ -1,0 +1,131 @@
+"""`GET /api/tasks/{id}` on the real application: lifespan, embedded consumers, error bodies."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from backbeat.api import create_app
+from backbeat.config import ApiSettings, DatabaseSettings, JobsSettings, SecuritySettings, Settings
+from backbeat.errors import UpstreamNotFound
+from backbeat.jobs import JobKind, JobRecord
+from backbeat.jobs.runtime import Contribution, JobContext, JobRuntime
+from backbeat.ratelimit import SlotTimeout, UpstreamBanned
+
+
+async def echo(job: JobRecord) -> Any:
+    return {"echo": job.payload["say"]}
+
+
+async def boom(job: JobRecord) -> Any:
+    raise ValueError("the service broke")
+
+
+def kinds(context: JobContext) -> Contribution:
+    return Contribution(
+        kinds=[
+            JobKind("echo", "default", echo, per_user=False),
+            JobKind("boom", "default", boom, per_user=False),
+        ]
+    )
+
+
+@pytest.fixture
+async def app(tmp_path: Path, token_key: str) -> AsyncIterator[FastAPI]:
+    """The application with its lifespan running (database, job runtime, consumers)."""
+    settings = Settings(
+        environment="test",
+        redis_url=None,
+        database=DatabaseSettings(url=f"sqlite:///{tmp_path / 'api.db'}"),
+        security=SecuritySettings(token_keys=[token_key]),
+        jobs=JobsSettings(var_dir=str(tmp_path / "var"), poll_max_delay=0.05),
+        api=ApiSettings(consumers="auto"),  # no Redis: embedded
+    )
+    application = create_app(settings, plugins=[kinds])
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://backbeat") as client:
+        yield client
+
+
+async def enqueue(app: FastAPI, kind: str, payload: dict[str, Any]) -> str:
+    runtime: JobRuntime = app.state.jobs
+    return (await runtime.enqueuer.enqueue(kind, payload, dedupe=False)).job.id
+
+
+async def poll(
+    client: httpx.AsyncClient, task_id: str, done: Callable[[dict[str, Any]], bool]
+) -> Any:
+    deadline = time.monotonic() + 15
+    while True:
+        body = (await client.get(f"/api/tasks/{task_id}")).json()
+        if done(body) or time.monotonic() > deadline:
+            return body
+        await asyncio.sleep(0.05)  # polling a consumer thread, not waiting out a rate window
+
+
+async def test_a_task_runs_in_the_api_process_and_reports_its_result(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    task_id = await enqueue(app, "echo", {"say": "hi"})
+    task = await poll(client, task_id, lambda body: body["status"] == "succeeded")
+    assert task["task_id"] == task_id
+    assert (task["status"], task["result"], task["error"]) == ("succeeded", {"echo": "hi"}, None)
+    assert (task["kind"], task["priority"], task["attempts"]) == ("echo", "normal", 1)
+    assert task["finished_at"] >= task["started_at"] >= task["enqueued_at"]
+
+
+async def test_a_failing_task_shows_its_error_and_next_attempt(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    task_id = await enqueue(app, "boom", {})
+    task = await poll(client, task_id, lambda body: body["status"] == "retrying")
+    assert task["status"] == "retrying"
+    assert task["error"] == "ValueError: the service broke"
+    assert (task["attempts"], task["max_attempts"]) == (1, 4)
+    assert task["run_at"] > task["started_at"]  # two minutes later, by default
+
+
+async def test_an_unknown_task_is_a_404_with_a_message(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/tasks/no-such-task")
+    assert response.status_code == 404
+    assert response.json() == {"error": {"status": 404, "message": "no task 'no-such-task'"}}
+
+
+@pytest.mark.parametrize(
+    ("make_error", "status", "retry_after"),
+    [
+        (lambda: UpstreamNotFound("spotify", "tracks", 404, "no such track"), 404, None),
+        (lambda: UpstreamBanned("spotify:app", time.time() + 3599.5), 503, "3600"),
+        (lambda: SlotTimeout("spotify:app", 5.0, 12.2, "busy"), 503, "13"),
+    ],
+)
+async def test_errors_map_to_statuses_in_one_place(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    make_error: Callable[[], Exception],
+    status: int,
+    retry_after: str | None,
+) -> None:
+    error = make_error()
+
+    async def fail() -> None:
+        raise error
+
+    app.add_api_route("/fail", fail)
+    response = await client.get("/fail")
+    assert response.status_code == status
+    assert response.json()["error"]["message"] == str(error)
+    assert response.headers.get("retry-after") == retry_after
