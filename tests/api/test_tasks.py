@@ -85,6 +85,8 @@ async def test_a_task_runs_in_the_api_process_and_reports_its_result(
     assert (task["status"], task["result"], task["error"]) == ("succeeded", {"echo": "hi"}, None)
     assert (task["kind"], task["priority"], task["attempts"]) == ("echo", "normal", 1)
     assert task["finished_at"] >= task["started_at"] >= task["enqueued_at"]
+    metrics = (await client.get("/metrics")).text
+    assert 'backbeat_job_outcomes_total{kind="echo",status="succeeded"} 1.0' in metrics
 
 
 async def test_a_failing_task_shows_its_error_and_next_attempt(

@@ -20,6 +20,7 @@ from backbeat.jobs import (
     parse_cron,
     register_periodic,
 )
+from backbeat.jobs.metrics import JobMetrics
 from tests.jobs.fakes import RecordingDispatcher
 
 
@@ -102,11 +103,18 @@ async def test_cleanup_purges_old_finished_jobs_and_the_monitor_counts_failures(
     old = await finished(JobStatus.SUCCEEDED)
     clock.advance(timedelta(days=31).total_seconds())
     recent = await finished(JobStatus.FAILED)
+    metrics = JobMetrics()
     handlers = maintenance_handlers(
-        store, Reaper(store, dispatcher, clock=clock), jobs, clock=clock
+        store, Reaper(store, dispatcher, clock=clock), jobs, clock=clock, metrics=metrics
     )
     assert await handlers["failed_job_monitor"]() == 1
+    failing = {"kind": "ingest"}
+    assert metrics.registry.get_sample_value("backbeat_jobs_failed_recently", failing) == 1
     assert await handlers["cleanup_jobs"]() == 1
     assert await store.get(old) is None
     assert await store.get(recent) is not None
     assert await handlers["reap_stale_jobs"]() == 0
+
+    clock.advance(600)  # a quiet window: the gauge goes back to 0
+    assert await handlers["failed_job_monitor"]() == 0
+    assert metrics.registry.get_sample_value("backbeat_jobs_failed_recently", failing) == 0

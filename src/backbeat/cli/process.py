@@ -63,6 +63,9 @@ def worker(
     workers: Annotated[
         int | None, typer.Option(min=1, help="Worker threads per queue (default: settings).")
     ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Serve Prometheus metrics on this port.")
+    ] = None,
 ) -> None:
     """Consume job queues until SIGINT or SIGTERM (graceful: running jobs finish)."""
     from backbeat.jobs.host import run_worker
@@ -75,19 +78,23 @@ def worker(
         known = ", ".join(settings.jobs.queues)
         raise typer.BadParameter(f"unknown queues {', '.join(unknown) or '(none)'}; known: {known}")
     try:
-        run_worker(settings, names, workers=workers)
+        run_worker(settings, names, workers=workers, metrics_port=metrics_port)
     except ConfigurationError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
 
 
-def scheduler() -> None:
+def scheduler(
+    metrics_port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Serve Prometheus metrics on this port.")
+    ] = None,
+) -> None:
     """Fire the periodic tasks (one scheduler at a time holds the lease; others stand by)."""
     from backbeat.jobs.host import run_scheduler
 
     _logging()
     try:
-        run_scheduler(_settings())
+        run_scheduler(_settings(), metrics_port=metrics_port)
     except ConfigurationError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None

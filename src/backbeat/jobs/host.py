@@ -20,6 +20,8 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from types import FrameType
 
+import prometheus_client
+
 from backbeat.config import Settings
 from backbeat.db import migrations
 from backbeat.db.engine import Database, open_database
@@ -137,8 +139,10 @@ def run_worker(
     *,
     workers: int | None = None,
     plugins: Iterable[Plugin] = (),
+    metrics_port: int | None = None,
 ) -> None:
-    """Consume `names` until SIGINT/SIGTERM; `workers` threads per queue (default: settings)."""
+    """Consume `names` until SIGINT/SIGTERM; `workers` threads per queue (default: settings);
+    metrics served on `metrics_port` when given."""
     chosen = tuple(names)
     jobs = settings.jobs
     if workers is not None:
@@ -148,12 +152,16 @@ def run_worker(
     with _owned_runtime(settings, scheduler=False, plugins=plugins) as runtime:
         for name in chosen:
             runtime.queues.huey(name)  # an unknown queue is refused before anything starts
+        _serve_metrics(runtime, metrics_port)
         ConsumerGroup.build(runtime.queues, jobs, names=chosen).run_forever()
 
 
-def run_scheduler(settings: Settings, *, plugins: Iterable[Plugin] = ()) -> None:
+def run_scheduler(
+    settings: Settings, *, plugins: Iterable[Plugin] = (), metrics_port: int | None = None
+) -> None:
     """Fire periodic tasks while holding the scheduler lease, until SIGINT/SIGTERM."""
     with _owned_runtime(settings, scheduler=True, plugins=plugins) as runtime:
+        _serve_metrics(runtime, metrics_port)
         role = CronRole(runtime)
         stopping = _stop_on_signals()
         loop = LeaderLoop(
@@ -184,6 +192,13 @@ def _owned_runtime(
             bridge.run(stack.aclose)
         finally:
             bridge.close()
+
+
+def _serve_metrics(runtime: JobRuntime, port: int | None) -> None:
+    if port is not None:
+        # A daemon thread: it ends with the process.
+        prometheus_client.start_http_server(port, registry=runtime.metrics.registry)
+        log.info("metrics on http://0.0.0.0:%d/metrics", port)
 
 
 def _stop_on_signals() -> threading.Event:

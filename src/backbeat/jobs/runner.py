@@ -37,6 +37,7 @@ from backbeat.jobs.lifecycle import (
     now_utc,
 )
 from backbeat.jobs.limits import UserLimiter
+from backbeat.jobs.metrics import JobMetrics
 from backbeat.jobs.queues import JobQueues
 from backbeat.ratelimit import Priority, SlotTimeout, UpstreamBanned
 
@@ -73,6 +74,7 @@ class RunOutcome:
     status: JobStatus | None  # None: nothing recorded (missing, finished, taken, lost)
     run_at: datetime | None = None  # the next run, when retrying or deferred
     note: str = ""
+    kind: str | None = None  # known once the job was claimed
 
 
 class JobRunner:
@@ -114,7 +116,7 @@ class JobRunner:
         if kind is None:
             error = f"no handler for job kind {claimed.kind!r}"
             await self.store.failed(job_id, claimed.attempts, error, now=now_utc(self.clock))
-            return RunOutcome(job_id, JobStatus.FAILED, note=error)
+            return RunOutcome(job_id, JobStatus.FAILED, note=error, kind=claimed.kind)
         try:
             result, lost = await self._supervise(claimed, kind)
         except UpstreamBanned as ban:
@@ -131,7 +133,7 @@ class JobRunner:
             job_id, claimed.attempts, result, now=now_utc(self.clock)
         ):
             return RunOutcome(job_id, None, note="lost to a newer attempt")
-        return RunOutcome(job_id, JobStatus.SUCCEEDED)
+        return RunOutcome(job_id, JobStatus.SUCCEEDED, kind=claimed.kind)
 
     async def _supervise(self, job: JobRecord, kind: JobKind) -> tuple[Any, bool]:
         """The service's result, and whether the job was lost to the reaper meanwhile."""
@@ -174,7 +176,7 @@ class JobRunner:
             return RunOutcome(job.id, None, note="lost to a newer attempt")
         log.info("job %s deferred to %s: %s", job.id, when.isoformat(), reason)
         await self.dispatcher.dispatch(job, eta=when)
-        return RunOutcome(job.id, JobStatus.DEFERRED, when, reason)
+        return RunOutcome(job.id, JobStatus.DEFERRED, when, reason, job.kind)
 
     async def _retry_or_fail(self, job: JobRecord, error: Exception) -> RunOutcome:
         message = f"{type(error).__name__}: {error}"
@@ -182,14 +184,14 @@ class JobRunner:
         if isinstance(error, self.fatal) or job.attempts >= job.max_attempts:
             log.error("job %s (%s) failed: %s", job.id, job.kind, message, exc_info=error)
             await self.store.failed(job.id, job.attempts, message, now=now)
-            return RunOutcome(job.id, JobStatus.FAILED, note=message)
+            return RunOutcome(job.id, JobStatus.FAILED, note=message, kind=job.kind)
         delay = self.policy.delay(job.attempts) * (1 + self._jitter())
         run_at = now + timedelta(seconds=delay)
         if not await self.store.retrying(job.id, job.attempts, message, run_at=run_at, now=now):
             return RunOutcome(job.id, None, note="lost to a newer attempt")
         log.warning("job %s attempt %d: %s; retry at %s", job.id, job.attempts, message, run_at)
         await self.dispatcher.dispatch(job, priority=Priority.LOW, eta=run_at)
-        return RunOutcome(job.id, JobStatus.RETRYING, run_at, message)
+        return RunOutcome(job.id, JobStatus.RETRYING, run_at, message, job.kind)
 
     def _jitter(self) -> float:
         return self._rng.uniform(0, self.policy.jitter) if self.policy.jitter else 0.0
@@ -202,6 +204,7 @@ def register_tasks(
     *,
     retries: int = 3,
     retry_delay: float = 30.0,
+    metrics: JobMetrics | None = None,
 ) -> None:
     """Register `run_job` on every queue. Huey's own `retries` cover only failures of the runner
     itself (the job store unreachable): the job's errors are the runner's to retry."""
@@ -210,5 +213,7 @@ def register_tasks(
         # Thin on purpose: the service runs on the process's loop, the outcome is in the row.
         outcome = bridge.run(lambda: runner.run(job_id))
         log.debug("job %s: %s %s", job_id, outcome.status, outcome.note)
+        if metrics is not None and outcome.kind is not None:
+            metrics.outcome(outcome.kind, outcome.status)
 
     queues.register(run_job, retries=retries, retry_delay=retry_delay)

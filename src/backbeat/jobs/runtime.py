@@ -23,6 +23,7 @@ from backbeat.jobs.bridge import LoopBridge
 from backbeat.jobs.enqueue import Enqueued, Enqueuer
 from backbeat.jobs.lifecycle import JobKind, JobStore
 from backbeat.jobs.limits import UserLimiter
+from backbeat.jobs.metrics import JobMetrics
 from backbeat.jobs.queues import JobQueues
 from backbeat.jobs.reaper import Reaper
 from backbeat.jobs.runner import JobRunner, RetryPolicy, register_tasks
@@ -75,6 +76,7 @@ class JobRuntime:
     reaper: Reaper
     kinds: Mapping[str, JobKind]
     cron: Mapping[str, CronHandler]  # registered on the cron queue when `scheduler`
+    metrics: JobMetrics
 
     async def enqueue_scan(
         self, user_ids: Iterable[str], kind: str, **options: Any
@@ -127,7 +129,9 @@ async def open_runtime(
         heartbeat_interval=jobs.heartbeat_interval,
     )
     reaper = Reaper.from_settings(jobs, store, queues, clock=time)
-    cron: dict[str, CronHandler] = dict(maintenance_handlers(store, reaper, jobs, clock=time))
+    metrics = JobMetrics()
+    maintenance = maintenance_handlers(store, reaper, jobs, clock=time, metrics=metrics)
+    cron: dict[str, CronHandler] = dict(maintenance)
     context = JobContext(settings, database, store, enqueuer, time)
     for plugin in [*plugins, *map(load_plugin, jobs.plugins)]:
         contribution = plugin(context)
@@ -137,10 +141,12 @@ async def open_runtime(
             queues.huey(kind.queue)  # an unknown queue fails here, not at the first enqueue
             kinds[kind.name] = kind
         cron.update(contribution.cron)
-    register_tasks(queues, bridge, runner)
+    register_tasks(queues, bridge, runner, metrics=metrics)
     if scheduler:
         register_periodic(queues, bridge, cron, jobs)
     try:
-        yield JobRuntime(settings, database, store, queues, enqueuer, runner, reaper, kinds, cron)
+        yield JobRuntime(
+            settings, database, store, queues, enqueuer, runner, reaper, kinds, cron, metrics
+        )
     finally:
         queues.close()

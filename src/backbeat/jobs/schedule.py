@@ -25,6 +25,7 @@ from backbeat.clock import Clock, SystemClock
 from backbeat.config import JobsSettings
 from backbeat.jobs.bridge import LoopBridge
 from backbeat.jobs.lifecycle import JobStore, now_utc
+from backbeat.jobs.metrics import JobMetrics
 from backbeat.jobs.queues import JobQueues
 from backbeat.jobs.reaper import Reaper
 
@@ -84,12 +85,16 @@ def maintenance_handlers(
     *,
     monitor_window: float = 300.0,
     clock: Clock | None = None,
+    metrics: JobMetrics | None = None,
 ) -> dict[str, CronHandler]:
     """The job system's own periodic work: reap stale jobs, purge old ones, report failures."""
     time: Clock = clock or SystemClock()
 
     async def reap_stale_jobs() -> int:
-        return len(await reaper.run_once())
+        reaped = len(await reaper.run_once())
+        if metrics is not None:
+            metrics.reaped.inc(reaped)
+        return reaped
 
     async def cleanup_jobs() -> int:
         before = now_utc(time) - timedelta(days=jobs.cleanup_retention_days)
@@ -100,6 +105,8 @@ def maintenance_handlers(
     async def failed_job_monitor() -> int:
         since = now_utc(time) - timedelta(seconds=monitor_window)
         failed = await store.failed_since(since, limit=1000)
+        if metrics is not None:
+            metrics.failures(failed)
         if failed:
             kinds = Counter(job.kind for job in failed)
             summary = ", ".join(f"{kind} ×{count}" for kind, count in kinds.most_common())
