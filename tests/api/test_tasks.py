@@ -131,3 +131,32 @@ async def test_errors_map_to_statuses_in_one_place(
     assert response.status_code == status
     assert response.json()["error"]["message"] == str(error)
     assert response.headers.get("retry-after") == retry_after
+
+
+async def test_health_reports_the_database_and_the_queues(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "checks": {
+            "database": "ok",
+            "queues": {"spotify": 0, "default": 0, "leaderboard": 0, "insights": 0},
+        },
+    }
+
+
+async def test_health_is_503_when_the_queues_do_not_answer(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime: JobRuntime = app.state.jobs
+
+    def unreachable(queue: str) -> int:
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(runtime.queues, "pending", unreachable)
+    response = await client.get("/health")
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "queues": "unavailable: ConnectionError"},
+    }

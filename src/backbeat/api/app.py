@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from backbeat.api.errors import install_error_handlers
-from backbeat.api.routes import metrics, tasks
+from backbeat.api.routes import health, metrics, tasks
 from backbeat.config import Settings
 from backbeat.jobs.host import embedded_jobs, process_database
 from backbeat.jobs.runtime import Plugin
@@ -45,4 +45,5 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[Plugin] = 
     install_error_handlers(app)
     app.include_router(tasks.router)
     app.include_router(metrics.router)
+    app.include_router(health.router)
     return app
