@@ -282,6 +282,39 @@ class SecuritySettings(BaseModel):
     )
 
 
+class InsightsSettings(BaseModel):
+    """Where insights are written: `offline` (deterministic, from the snapshot's own numbers, no
+    network) or `openai` (any OpenAI-compatible chat-completions endpoint)."""
+
+    provider: Literal["offline", "openai"] = "offline"
+    base_url: str = Field(default="https://api.openai.com/v1", description="…/chat/completions")
+    api_key: SecretStr | None = None
+    model: str = "gpt-4o-mini"
+    timeout: float = Field(default=60.0, gt=0, description="seconds per request")
+    max_retries: int = Field(default=2, ge=0, description="after timeouts, 429 and 5xx")
+    temperature: float = Field(default=0.7, ge=0, le=2)
+
+
+class AuthSettings(BaseModel):
+    """Login with Spotify and backbeat's own sessions."""
+
+    session_secret: SecretStr | None = Field(
+        default=None, description="signs sessions and API tokens; required outside development"
+    )
+    session_max_age: int = Field(default=14 * 24 * 3600, ge=60, description="seconds")
+    redirect_uri: str = "http://127.0.0.1:8000/auth/callback"
+    scopes: str = (
+        "user-read-email user-read-private user-top-read user-read-recently-played "
+        "user-library-read playlist-read-private playlist-modify-private playlist-modify-public"
+    )
+    cookie_secure: bool = Field(default=True, description="send the session cookie over HTTPS only")
+    admin_token: SecretStr | None = Field(
+        default=None, description="bearer token for admin/automation routes; unset: disabled"
+    )
+    ingest_rate: RateText = Field(default="6/60", description="per user, inbound")
+    insights_rate: RateText = Field(default="6/60", description="per user, inbound")
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -315,3 +348,5 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    insights: InsightsSettings = Field(default_factory=InsightsSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
