@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backbeat.db.engine import Database
 from backbeat.db.models import (
+    AppSession,
     BackgroundJob,
     Base,
     Comparison,
@@ -126,6 +127,7 @@ async def test_deleting_a_user_deletes_all_their_rows(database: Database) -> Non
                 SpotifyToken(user_id=user.id, access_token="a", refresh_token="r", expires_at=NOW)
             )
             session.add(OrganizerScanState(user_id=user.id, cursor_added_at=NOW))
+            session.add(AppSession(user_id=user.id, kind="cookie", expires_at=NOW))
             await session.flush()
             session.add(
                 GeneratedInsight(

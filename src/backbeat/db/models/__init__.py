@@ -27,7 +27,7 @@ from backbeat.db.models.ranking import (
     Song,
 )
 from backbeat.db.models.types import JSONType, NaiveDatetimeError, UTCDateTime, new_id, utcnow
-from backbeat.db.models.users import SpotifyToken, User
+from backbeat.db.models.users import SESSION_KINDS, AppSession, SpotifyToken, User
 
 __all__ = [
     "ACTIVE_JOB_STATUSES",
@@ -37,8 +37,10 @@ __all__ = [
     "NAMING_CONVENTION",
     "OUTCOMES",
     "SCAN_STATUSES",
+    "SESSION_KINDS",
     "SESSION_STATUSES",
     "TIME_RANGES",
+    "AppSession",
     "ArtistLeaderboard",
     "ArtistLeaderboardEntry",
     "BackgroundJob",
