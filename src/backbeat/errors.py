@@ -40,3 +40,43 @@ class UpstreamUnavailable(UpstreamError):
 
 class UpstreamAuthError(UpstreamError):
     """The upstream refused the credentials (401/403), or a token could not be obtained."""
+
+
+class ReloginRequired(UpstreamAuthError):
+    """Spotify refused the user's refresh token (access revoked, password changed): nothing can
+    run for this user until they log in again."""
+
+    def __init__(self, user: str, message: str) -> None:
+        super().__init__("spotify", "token", 400, f"user {user} must log in again: {message}")
+        self.user = user
+
+
+class NotFound(BackbeatError):
+    """No such resource — or not the caller's, which is told the same way (404)."""
+
+    def __init__(self, kind: str, key: str) -> None:
+        super().__init__(f"no {kind} {key!r}")
+        self.kind = kind
+        self.key = key
+
+
+class InvalidRequest(BackbeatError):
+    """A request that cannot be carried out as asked (422), with what was wrong."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class NotAuthenticated(BackbeatError):
+    """No valid session or API token (401)."""
+
+
+class TooManyRequests(BackbeatError):
+    """The caller went over one of backbeat's own inbound limits (429 with Retry-After)."""
+
+    def __init__(self, what: str, retry_after: float) -> None:
+        super().__init__(f"too many {what} requests; retry in {retry_after:.0f} s")
+        self.what = what
+        self.retry_after = retry_after

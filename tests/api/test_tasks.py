@@ -13,7 +13,14 @@ import pytest
 from fastapi import FastAPI
 
 from backbeat.api import create_app
-from backbeat.config import ApiSettings, DatabaseSettings, JobsSettings, SecuritySettings, Settings
+from backbeat.config import (
+    ApiSettings,
+    AuthSettings,
+    DatabaseSettings,
+    JobsSettings,
+    SecuritySettings,
+    Settings,
+)
 from backbeat.errors import UpstreamNotFound
 from backbeat.jobs import JobKind, JobRecord
 from backbeat.jobs.runtime import Contribution, JobContext, JobRuntime
@@ -45,6 +52,7 @@ async def app(tmp_path: Path, token_key: str) -> AsyncIterator[FastAPI]:
         redis_url=None,
         database=DatabaseSettings(url=f"sqlite:///{tmp_path / 'api.db'}"),
         security=SecuritySettings(token_keys=[token_key]),
+        auth=AuthSettings(session_secret="api-test-secret"),
         jobs=JobsSettings(var_dir=str(tmp_path / "var"), poll_max_delay=0.05),
         api=ApiSettings(consumers="auto"),  # no Redis: embedded
     )

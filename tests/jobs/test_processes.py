@@ -23,8 +23,9 @@ from backbeat.clock import FakeClock
 from backbeat.config import Settings
 from backbeat.db.engine import Database
 from backbeat.db.models import BackgroundJob, ListeningSnapshot, User
+from backbeat.domain.services import migrated_database, open_services
 from backbeat.jobs import JobStatus, Reaper
-from backbeat.jobs.host import embedded_jobs, process_database
+from backbeat.jobs.host import embedded_jobs
 from backbeat.simulator.server import free_port
 from tests.jobs.fakes import eventually
 
@@ -38,6 +39,7 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token_key: str)
     values = {
         "BACKBEAT_ENVIRONMENT": "test",
         "BACKBEAT_SECURITY__TOKEN_KEYS": token_key,
+        "BACKBEAT_AUTH__SESSION_SECRET": "processes-test-secret",
         "BACKBEAT_DATABASE__URL": f"sqlite:///{tmp_path / 'backbeat.db'}",
         "BACKBEAT_JOBS__VAR_DIR": str(tmp_path / "var"),
         "BACKBEAT_JOBS__PREFIX": f"bbproc_{uuid.uuid4().hex[:8]}",
@@ -118,9 +120,9 @@ async def test_embedded_restart_runs_each_queued_job_exactly_once(
     settings = Settings()
     runs = tmp_path / "runs.log"
     # The first process queues 100 jobs and stops before any of them runs.
-    async with process_database(settings) as database:
-        users = await add_users(database, 100)
-        async with embedded_jobs(settings, database, consumers=False) as jobs:
+    async with open_services(settings) as services:
+        users = await add_users(services.database, 100)
+        async with embedded_jobs(services, consumers=False) as jobs:
             queued = [
                 (await jobs.enqueuer.enqueue("probe", {"log": str(runs)}, user_id=user)).job.id
                 for user in users
@@ -131,7 +133,7 @@ async def test_embedded_restart_runs_each_queued_job_exactly_once(
     port = free_port()
     server = start(tmp_path, "serve", "--port", str(port))
     try:
-        async with process_database(settings) as database:
+        async with migrated_database(settings) as database:
             succeeded = select(func.count()).where(BackgroundJob.status == "succeeded")
 
             async def all_done() -> bool:
@@ -163,9 +165,10 @@ async def test_a_worker_killed_mid_job_is_reaped_and_the_write_lands_once(
     settings = Settings()
     runs = tmp_path / "runs.log"
     async with (
-        process_database(settings) as database,
-        embedded_jobs(settings, database, consumers=False) as jobs,
+        open_services(settings) as services,
+        embedded_jobs(services, consumers=False) as jobs,
     ):
+        database = services.database
         try:
             (user,) = await add_users(database, 1)
             doomed = start(tmp_path, "worker", "--queues", "default", "--workers", "1")

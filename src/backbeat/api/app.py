@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from backbeat.api.errors import install_error_handlers
 from backbeat.api.routes import health, metrics, tasks
 from backbeat.config import Settings
-from backbeat.jobs.host import embedded_jobs, process_database
+from backbeat.domain.services import open_services
+from backbeat.jobs.host import embedded_jobs
 from backbeat.jobs.runtime import Plugin
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,10 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[Plugin] = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         consumers = consumers_enabled(settings)
         async with (
-            process_database(settings) as database,
-            embedded_jobs(settings, database, consumers=consumers, plugins=plugins) as jobs,
+            open_services(settings) as services,
+            embedded_jobs(services, consumers=consumers, plugins=plugins) as jobs,
         ):
+            app.state.services = services
             app.state.jobs = jobs
             log.info("API ready (job consumers %s)", "embedded" if consumers else "elsewhere")
             yield

@@ -19,6 +19,11 @@ from starlette.exceptions import HTTPException
 
 from backbeat.errors import (
     BackbeatError,
+    InvalidRequest,
+    NotAuthenticated,
+    NotFound,
+    ReloginRequired,
+    TooManyRequests,
     UpstreamAuthError,
     UpstreamNotFound,
     UpstreamUnavailable,
@@ -29,6 +34,11 @@ log = logging.getLogger(__name__)
 
 # Most specific first: the first class an error is an instance of decides.
 STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
+    (NotFound, 404),
+    (InvalidRequest, 422),
+    (NotAuthenticated, 401),
+    (TooManyRequests, 429),
+    (ReloginRequired, 409),  # the user's state, not the request, is the problem
     (UpstreamNotFound, 404),
     (UpstreamAuthError, 502),
     (UpstreamUnavailable, 503),
@@ -48,7 +58,7 @@ def error_response(
 def _retry_after(error: Exception) -> dict[str, str] | None:
     if isinstance(error, UpstreamBanned):
         seconds = error.retry_at - time.time()
-    elif isinstance(error, SlotTimeout):
+    elif isinstance(error, SlotTimeout | TooManyRequests):
         seconds = error.retry_after
     else:
         return None
@@ -58,7 +68,10 @@ def _retry_after(error: Exception) -> dict[str, str] | None:
 async def _domain_error(request: Request, error: Exception) -> JSONResponse:
     for kind, status in STATUS_BY_ERROR:
         if isinstance(error, kind):
-            return error_response(status, str(error), headers=_retry_after(error))
+            headers = dict(_retry_after(error) or {})
+            if status == 401:
+                headers["WWW-Authenticate"] = "Bearer"
+            return error_response(status, str(error), headers=headers)
     log.error("unhandled %s on %s", type(error).__name__, request.url.path, exc_info=error)
     return error_response(500, "internal error")
 

@@ -23,12 +23,12 @@ from types import FrameType
 import prometheus_client
 
 from backbeat.config import Settings
-from backbeat.db import migrations
-from backbeat.db.engine import Database, open_database
+from backbeat.domain.services import Services, open_services
 from backbeat.jobs.bridge import LoopBridge
 from backbeat.jobs.consumer import ConsumerGroup
 from backbeat.jobs.leader import FileLease, LeaderLoop, Lease, RedisLease
 from backbeat.jobs.runtime import JobRuntime, Plugin, open_runtime
+from backbeat.jobs.tasks import BUILTIN_PLUGINS
 
 log = logging.getLogger(__name__)
 
@@ -94,27 +94,20 @@ def lease_interval(settings: Settings) -> float:
 
 
 @asynccontextmanager
-async def process_database(settings: Settings) -> AsyncIterator[Database]:
-    """The process's database, migrated to head first unless `database.auto_migrate` is off."""
-    async with open_database(settings) as database:
-        if settings.database.auto_migrate:
-            await migrations.upgrade(database.engine)
-        yield database
-
-
-@asynccontextmanager
 async def embedded_jobs(
-    settings: Settings,
-    database: Database,
-    *,
-    consumers: bool,
-    plugins: Iterable[Plugin] = (),
+    services: Services, *, consumers: bool, plugins: Iterable[Plugin] = ()
 ) -> AsyncIterator[JobRuntime]:
-    """The job runtime on the running loop; with `consumers`, every queue consumed here and the
-    cron queue too while this process holds the scheduler lease."""
-    bridge = LoopBridge.attach()
+    """The job runtime on the running loop, on the process's services; with `consumers`, every
+    queue consumed here and the cron queue too while this process holds the scheduler lease."""
+    settings = services.settings
     async with open_runtime(
-        settings, bridge, database, scheduler=consumers, plugins=plugins
+        settings,
+        LoopBridge.attach(),
+        services.database,
+        scheduler=consumers,
+        plugins=[*BUILTIN_PLUGINS, *plugins],
+        clock=services.clock,
+        services=services,
     ) as runtime:
         if not consumers:
             yield runtime
@@ -180,9 +173,17 @@ def _owned_runtime(
     stack = AsyncExitStack()
 
     async def enter() -> JobRuntime:
-        database = await stack.enter_async_context(process_database(settings))
+        services = await stack.enter_async_context(open_services(settings))
         return await stack.enter_async_context(
-            open_runtime(settings, bridge, database, scheduler=scheduler, plugins=plugins)
+            open_runtime(
+                settings,
+                bridge,
+                services.database,
+                scheduler=scheduler,
+                plugins=[*BUILTIN_PLUGINS, *plugins],
+                clock=services.clock,
+                services=services,
+            )
         )
 
     try:

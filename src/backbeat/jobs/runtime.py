@@ -18,16 +18,18 @@ from typing import Any
 from backbeat.clock import Clock, SystemClock
 from backbeat.config import Settings
 from backbeat.db.engine import Database
-from backbeat.errors import ConfigurationError
+from backbeat.domain.services import Services
+from backbeat.errors import ConfigurationError, ReloginRequired
 from backbeat.jobs.bridge import LoopBridge
 from backbeat.jobs.enqueue import Enqueued, Enqueuer
 from backbeat.jobs.lifecycle import JobKind, JobStore
-from backbeat.jobs.limits import UserLimiter
+from backbeat.jobs.limits import UserLimiter, UserSlots
 from backbeat.jobs.metrics import JobMetrics
 from backbeat.jobs.queues import JobQueues
 from backbeat.jobs.reaper import Reaper
 from backbeat.jobs.runner import JobRunner, RetryPolicy, register_tasks
 from backbeat.jobs.schedule import CronHandler, maintenance_handlers, register_periodic
+from backbeat.jobs.shared_limits import RedisUserLimiter
 from backbeat.jobs.sqlstore import SqlJobStore
 from backbeat.ratelimit import Rate
 
@@ -47,6 +49,7 @@ class JobContext:
     store: JobStore
     enqueuer: Enqueuer
     clock: Clock
+    services: Services | None = None  # the apps' services, in processes that run app jobs
 
 
 Plugin = Callable[[JobContext], Contribution]
@@ -109,6 +112,7 @@ async def open_runtime(
     plugins: Iterable[Plugin] = (),
     clock: Clock | None = None,
     queues: JobQueues | None = None,
+    services: Services | None = None,
 ) -> AsyncIterator[JobRuntime]:
     """The job system on `database`, its tasks registered on the queues (Redis when
     `settings.redis_url`, SQLite files otherwise). `scheduler`: also register the periodic
@@ -119,20 +123,35 @@ async def open_runtime(
     store = SqlJobStore(database.sessions)
     kinds: dict[str, JobKind] = {}  # filled below; the enqueuer and runner read it live
     enqueuer = Enqueuer(store, queues, kinds, max_attempts=jobs.max_retries + 1, clock=time)
+    shared_users = (  # every process on this Redis shares the user limit
+        RedisUserLimiter.from_url(
+            settings.redis_url,
+            f"{jobs.prefix}:users",
+            jobs.max_concurrent_users,
+            jobs.inter_user_delay,
+            clock=time,
+        )
+        if settings.redis_url
+        else None
+    )
+    users: UserSlots = shared_users or UserLimiter(
+        jobs.max_concurrent_users, jobs.inter_user_delay, clock=time
+    )
     runner = JobRunner(
         store,
         kinds,
         queues,
         policy=RetryPolicy.from_settings(jobs),
-        users=UserLimiter(jobs.max_concurrent_users, jobs.inter_user_delay, clock=time),
+        users=users,
         clock=time,
         heartbeat_interval=jobs.heartbeat_interval,
+        fatal=(ReloginRequired,),  # retrying cannot help until the user logs in again
     )
     reaper = Reaper.from_settings(jobs, store, queues, clock=time)
     metrics = JobMetrics()
     maintenance = maintenance_handlers(store, reaper, jobs, clock=time, metrics=metrics)
     cron: dict[str, CronHandler] = dict(maintenance)
-    context = JobContext(settings, database, store, enqueuer, time)
+    context = JobContext(settings, database, store, enqueuer, time, services)
     for plugin in [*plugins, *map(load_plugin, jobs.plugins)]:
         contribution = plugin(context)
         for kind in contribution.kinds:
@@ -149,4 +168,8 @@ async def open_runtime(
             settings, database, store, queues, enqueuer, runner, reaper, kinds, cron, metrics
         )
     finally:
-        queues.close()
+        try:
+            queues.close()
+        finally:
+            if shared_users is not None:
+                await shared_users.close()

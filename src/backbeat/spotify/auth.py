@@ -11,7 +11,7 @@ from typing import Protocol
 import httpx
 
 from backbeat.clock import Clock
-from backbeat.errors import UpstreamAuthError
+from backbeat.errors import ReloginRequired, UpstreamAuthError
 
 REFRESH_EARLY = 60.0  # refresh this long before the expiry Spotify announced
 
@@ -61,11 +61,16 @@ class Accounts:
 
 
 class UserTokenStore(Protocol):
-    """Where users' tokens live (the database, later); the provider refreshes through it."""
+    """Where users' tokens live (the database: `backbeat.domain.accounts`); the provider
+    refreshes through it."""
 
     async def load(self, user: str) -> AccessToken | None: ...
 
     async def save(self, user: str, token: AccessToken) -> None: ...
+
+    async def refused(self, user: str, reason: str) -> None:
+        """Spotify refused the user's refresh token: forget it and ask for a new login."""
+        ...
 
 
 class MemoryUserTokens:
@@ -79,6 +84,9 @@ class MemoryUserTokens:
 
     async def save(self, user: str, token: AccessToken) -> None:
         self._tokens[user] = token
+
+    async def refused(self, user: str, reason: str) -> None:
+        self._tokens.pop(user, None)
 
 
 class SpotifyTokens:
@@ -119,9 +127,15 @@ class SpotifyTokens:
             self._app = await self.accounts.grant(grant_type="client_credentials")
             return self._app
         if current is None or current.refresh_token is None:
-            raise UpstreamAuthError("spotify", "token", None, f"no token stored for user {user}")
-        renewed = await self.accounts.grant(
-            grant_type="refresh_token", refresh_token=current.refresh_token
-        )
+            raise ReloginRequired(user, "no refresh token stored")
+        try:
+            renewed = await self.accounts.grant(
+                grant_type="refresh_token", refresh_token=current.refresh_token
+            )
+        except UpstreamAuthError as error:
+            if error.status not in (400, 401):  # 400 invalid_grant: revoked or expired
+                raise
+            await self.users.refused(user, error.message)
+            raise ReloginRequired(user, error.message) from error
         await self.users.save(user, renewed)
         return renewed

@@ -1,0 +1,66 @@
+"""`open_services`: what one process's apps run on — the database (migrated), the upstream
+clients with users' tokens from the database, and the accounts services — opened once by the
+API's lifespan or a worker's start-up and closed on the way out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from backbeat.clock import Clock, SystemClock
+from backbeat.config import Settings
+from backbeat.db import migrations
+from backbeat.db.engine import Database, open_database
+from backbeat.domain.accounts import (
+    DatabaseUserTokens,
+    LoginFlow,
+    Sessions,
+    UserAccounts,
+    session_secret,
+)
+from backbeat.upstream.stack import UpstreamStack
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    clock: Clock
+    database: Database
+    upstreams: UpstreamStack
+    tokens: DatabaseUserTokens
+    users: UserAccounts
+    sessions: Sessions
+    login: LoginFlow
+
+
+@asynccontextmanager
+async def migrated_database(settings: Settings) -> AsyncIterator[Database]:
+    """The process's database, migrated to head first unless `database.auto_migrate` is off."""
+    async with open_database(settings) as database:
+        if settings.database.auto_migrate:
+            await migrations.upgrade(database.engine)
+        yield database
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> AsyncIterator[Services]:
+    """`transport` routes the upstream calls (tests: an in-process simulator)."""
+    time: Clock = clock or SystemClock()
+    secret = session_secret(settings)  # refuses to start without one outside development
+    async with migrated_database(settings) as database:
+        tokens = DatabaseUserTokens(database, time)
+        async with UpstreamStack(settings, time, transport=transport, user_tokens=tokens) as stack:
+            users = UserAccounts(database, time)
+            sessions = Sessions(database, secret, time, max_age=settings.auth.session_max_age)
+            login = LoginFlow(
+                settings, stack.tokens.accounts, stack.spotify_upstream, users, tokens, sessions
+            )
+            yield Services(settings, time, database, stack, tokens, users, sessions, login)

@@ -1,0 +1,6 @@
+"""The apps' jobs: thin adapters from job rows to the domain's services, contributed to the
+runtime as plugins (kinds and cron handlers) by every process that runs jobs."""
+
+from backbeat.jobs.runtime import Plugin
+
+BUILTIN_PLUGINS: list[Plugin] = []
