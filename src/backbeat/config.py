@@ -303,6 +303,7 @@ class AuthSettings(BaseModel):
     )
     session_max_age: int = Field(default=14 * 24 * 3600, ge=60, description="seconds")
     redirect_uri: str = "http://127.0.0.1:8000/auth/callback"
+    after_login_url: str = Field(default="/api/users/me", description="where a login ends")
     scopes: str = (
         "user-read-email user-read-private user-top-read user-read-recently-played "
         "user-library-read playlist-read-private playlist-modify-private playlist-modify-public"

@@ -21,7 +21,8 @@ from backbeat.config import (
     SecuritySettings,
     Settings,
 )
-from backbeat.errors import UpstreamNotFound
+from backbeat.domain.services import Services
+from backbeat.errors import TooManyRequests, UpstreamNotFound
 from backbeat.jobs import JobKind, JobRecord
 from backbeat.jobs.runtime import Contribution, JobContext, JobRuntime
 from backbeat.ratelimit import SlotTimeout, UpstreamBanned
@@ -61,16 +62,30 @@ async def app(tmp_path: Path, token_key: str) -> AsyncIterator[FastAPI]:
         yield application
 
 
+async def signed_in(app: FastAPI, spotify_id: str) -> tuple[str, dict[str, str]]:
+    """A user and the headers of an API token of theirs."""
+    services: Services = app.state.services
+    user = await services.users.find_or_create(spotify_id)
+    token = await services.sessions.issue(user.id, "api")
+    return user.id, {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Alice's client (an API token of hers)."""
+    user_id, headers = await signed_in(app, "alice")
+    app.state.alice = user_id
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://backbeat") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://backbeat", headers=headers
+    ) as client:
         yield client
 
 
 async def enqueue(app: FastAPI, kind: str, payload: dict[str, Any]) -> str:
     runtime: JobRuntime = app.state.jobs
-    return (await runtime.enqueuer.enqueue(kind, payload, dedupe=False)).job.id
+    enqueued = await runtime.enqueuer.enqueue(kind, payload, user_id=app.state.alice)
+    return enqueued.job.id
 
 
 async def poll(
@@ -114,10 +129,24 @@ async def test_an_unknown_task_is_a_404_with_a_message(client: httpx.AsyncClient
     assert response.json() == {"error": {"status": 404, "message": "no task 'no-such-task'"}}
 
 
+async def test_tasks_are_their_users_alone(app: FastAPI, client: httpx.AsyncClient) -> None:
+    task_id = await enqueue(app, "echo", {"say": "mine"})
+    _, bobs = await signed_in(app, "bob")
+    response = await client.get(f"/api/tasks/{task_id}", headers=bobs)
+    assert response.status_code == 404  # the same answer as for a task that does not exist
+    assert response.json()["error"]["message"] == f"no task {task_id!r}"
+    anonymous = await client.get(f"/api/tasks/{task_id}", headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    forged = await client.get(f"/api/tasks/{task_id}", headers={"Authorization": "Bearer x.y.z"})
+    assert forged.status_code == 401
+
+
 @pytest.mark.parametrize(
     ("make_error", "status", "retry_after"),
     [
         (lambda: UpstreamNotFound("spotify", "tracks", 404, "no such track"), 404, None),
+        (lambda: TooManyRequests("ingest", 41.5), 429, "42"),
         (lambda: UpstreamBanned("spotify:app", time.time() + 3599.5), 503, "3600"),
         (lambda: SlotTimeout("spotify:app", 5.0, 12.2, "busy"), 503, "13"),
     ],

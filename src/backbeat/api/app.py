@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from backbeat.api.errors import install_error_handlers
-from backbeat.api.routes import health, metrics, tasks
+from backbeat.api.routes import auth, health, metrics, tasks, users
 from backbeat.config import Settings
 from backbeat.domain.services import open_services
 from backbeat.jobs.host import embedded_jobs
@@ -45,6 +45,8 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[Plugin] = 
 
     app = FastAPI(title="backbeat", lifespan=lifespan)
     install_error_handlers(app)
+    app.include_router(auth.router)
+    app.include_router(users.router)
     app.include_router(tasks.router)
     app.include_router(metrics.router)
     app.include_router(health.router)

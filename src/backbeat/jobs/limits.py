@@ -5,20 +5,27 @@ It bounds parallel per-user work (DB sessions, memory, a user's share of the bud
 upstream rate itself is the global limiter's job. Jobs of a user already being processed join
 that user's slot instead of taking another: the limit counts users, not jobs.
 
-This limiter is per process (asyncio, on the bridge's loop). With several worker processes the
-bound is `max_users * processes`. What a shared version needs: a Redis sorted set of leases
-(member = user id, score = expiry) taken and renewed by a Lua script that also keeps a
-`next_start` key for the inter-user delay, leases renewed with the job heartbeat, so a killed
-worker's users come back after one lease.
+`UserSlots` is what the runner needs. `UserLimiter` here is per process (asyncio, on the bridge's
+loop): with several worker processes its bound is `max_users * processes`, so it serves embedded
+mode. `shared_limits.RedisUserLimiter` keeps the same limit in Redis for every process on it
+(leases renewed while held, so a killed worker's users come back after one lease).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
 
 from backbeat.clock import Clock, SystemClock
+
+
+class UserSlots(Protocol):
+    def slot(self, user_id: str) -> AbstractAsyncContextManager[None]:
+        """Hold a place for `user_id` while the body runs (joining the user's place when it is
+        already held): waits for a free place, then for the inter-user delay."""
+        ...
 
 
 class UserLimiter:

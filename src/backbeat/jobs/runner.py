@@ -36,7 +36,7 @@ from backbeat.jobs.lifecycle import (
     JobStore,
     now_utc,
 )
-from backbeat.jobs.limits import UserLimiter
+from backbeat.jobs.limits import UserSlots
 from backbeat.jobs.metrics import JobMetrics
 from backbeat.jobs.queues import JobQueues
 from backbeat.ratelimit import Priority, SlotTimeout, UpstreamBanned
@@ -85,7 +85,7 @@ class JobRunner:
         dispatcher: Dispatcher,
         *,
         policy: RetryPolicy | None = None,
-        users: UserLimiter | None = None,
+        users: UserSlots | None = None,
         clock: Clock | None = None,
         heartbeat_interval: float = 15.0,
         fatal: tuple[type[BaseException], ...] = (),

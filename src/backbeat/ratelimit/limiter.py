@@ -54,6 +54,7 @@ class Limiter:
         self.clock = clock or WallClock()
         self.rng = rng or random.Random()
         self.fallback = fallback
+        self._expected_processes = expected_processes
         self._local = {app: p.divided(expected_processes) for app, p in self.policies.items()}
         self._known_runs: dict[str, str] = {}  # app → the store's run id seen last
 
@@ -76,6 +77,12 @@ class Limiter:
         fallback = MemoryBackend(clock) if per_process_fallback and shared else None
         return cls(open_backend(url, clock), policies, clock, fallback=fallback,
                    expected_processes=expected_processes)  # fmt: skip
+
+    def register(self, policy: Policy) -> None:
+        """Add an app's policy after construction (apps named at run time, e.g. one per user
+        for inbound limits). Registering the same app again replaces its policy."""
+        self.policies[policy.app] = policy
+        self._local[policy.app] = policy.divided(self._expected_processes)
 
     def policy(self, app: str) -> Policy:
         try:

@@ -1,6 +1,6 @@
 """`GET /api/tasks/{id}`: a background job's state, for clients polling what they started.
 
-Job ids are random UUIDs handed only to whoever enqueued the job.
+A task belongs to the user it runs for; anyone else is told it does not exist.
 """
 
 from __future__ import annotations
@@ -9,10 +9,12 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import BaseModel
 
+from backbeat.api.auth import Caller
 from backbeat.api.deps import JobStoreDep
+from backbeat.errors import NotFound
 from backbeat.jobs.lifecycle import JobRecord, JobStatus
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks"])
@@ -42,9 +44,10 @@ class Task(BaseModel):
         return cls.model_validate(fields)
 
 
-@router.get("/{task_id}", responses={404: {"description": "no such task"}})
-async def get_task(task_id: str, store: JobStoreDep) -> Task:
+@router.get("/{task_id}", responses={404: {"description": "no such task of the caller's"}})
+async def get_task(task_id: str, store: JobStoreDep, caller: Caller) -> Task:
+    """A job the caller started (or one run for them): its status, result and error."""
     job = await store.get(task_id)
-    if job is None:
-        raise HTTPException(404, f"no task {task_id!r}")
+    if job is None or job.user_id != caller.user_id:  # another user's task does not exist
+        raise NotFound("task", task_id)
     return Task.of(job)
