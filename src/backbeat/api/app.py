@@ -12,7 +12,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from backbeat.api.errors import install_error_handlers
-from backbeat.api.routes import auth, health, metrics, tasks, users
+from backbeat.api.routes import auth, health, insights, listening, metrics, tasks, users
+from backbeat.api.throttle import InboundLimits
 from backbeat.config import Settings
 from backbeat.domain.services import open_services
 from backbeat.jobs.host import embedded_jobs
@@ -35,11 +36,13 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[Plugin] = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         consumers = consumers_enabled(settings)
         async with (
+            InboundLimits.from_settings(settings) as inbound,
             open_services(settings) as services,
             embedded_jobs(services, consumers=consumers, plugins=plugins) as jobs,
         ):
             app.state.services = services
             app.state.jobs = jobs
+            app.state.inbound = inbound
             log.info("API ready (job consumers %s)", "embedded" if consumers else "elsewhere")
             yield
 
@@ -47,6 +50,8 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[Plugin] = 
     install_error_handlers(app)
     app.include_router(auth.router)
     app.include_router(users.router)
+    app.include_router(listening.router)
+    app.include_router(insights.router)
     app.include_router(tasks.router)
     app.include_router(metrics.router)
     app.include_router(health.router)

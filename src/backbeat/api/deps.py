@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from backbeat.api.throttle import InboundLimits
 from backbeat.jobs.lifecycle import JobStore
 from backbeat.jobs.runtime import JobRuntime
 
@@ -20,3 +21,14 @@ def job_store(runtime: Annotated[JobRuntime, Depends(job_runtime)]) -> JobStore:
 
 
 JobStoreDep = Annotated[JobStore, Depends(job_store)]
+
+
+JobRuntimeDep = Annotated[JobRuntime, Depends(job_runtime)]
+
+
+def inbound_limits(request: Request) -> InboundLimits:
+    limits: InboundLimits = request.app.state.inbound
+    return limits
+
+
+InboundDep = Annotated[InboundLimits, Depends(inbound_limits)]

@@ -17,6 +17,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from backbeat.domain.insights import (
+    InsightGenerationFailed,
+    InsightNotFound,
+    InsightProviderUnavailable,
+    InvalidInsightRequest,
+    SnapshotNotFound,
+)
 from backbeat.errors import (
     BackbeatError,
     InvalidRequest,
@@ -35,6 +42,11 @@ log = logging.getLogger(__name__)
 # Most specific first: the first class an error is an instance of decides.
 STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (NotFound, 404),
+    (SnapshotNotFound, 404),
+    (InsightNotFound, 404),
+    (InvalidInsightRequest, 422),
+    (InsightProviderUnavailable, 503),
+    (InsightGenerationFailed, 502),
     (InvalidRequest, 422),
     (NotAuthenticated, 401),
     (TooManyRequests, 429),
@@ -56,11 +68,12 @@ def error_response(
 
 
 def _retry_after(error: Exception) -> dict[str, str] | None:
+    seconds: float | None = None
     if isinstance(error, UpstreamBanned):
         seconds = error.retry_at - time.time()
-    elif isinstance(error, SlotTimeout | TooManyRequests):
+    elif isinstance(error, SlotTimeout | TooManyRequests | InsightProviderUnavailable):
         seconds = error.retry_after
-    else:
+    if seconds is None:
         return None
     return {"Retry-After": str(max(1, math.ceil(seconds)))}
 

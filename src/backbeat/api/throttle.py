@@ -41,3 +41,9 @@ class InboundLimits:
 
     async def close(self) -> None:
         await self.limiter.close()
+
+    async def __aenter__(self) -> InboundLimits:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

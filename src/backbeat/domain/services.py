@@ -21,6 +21,7 @@ from backbeat.domain.accounts import (
     UserAccounts,
     session_secret,
 )
+from backbeat.domain.insights import InsightService, provider_from_settings
 from backbeat.upstream.stack import UpstreamStack
 
 
@@ -34,6 +35,7 @@ class Services:
     users: UserAccounts
     sessions: Sessions
     login: LoginFlow
+    insights: InsightService
 
 
 @asynccontextmanager
@@ -57,10 +59,18 @@ async def open_services(
     secret = session_secret(settings)  # refuses to start without one outside development
     async with migrated_database(settings) as database:
         tokens = DatabaseUserTokens(database, time)
-        async with UpstreamStack(settings, time, transport=transport, user_tokens=tokens) as stack:
+        async with (
+            UpstreamStack(settings, time, transport=transport, user_tokens=tokens) as stack,
+            # The LLM endpoint is not Spotify: a pool of its own, with its own timeout.
+            httpx.AsyncClient(timeout=settings.insights.timeout) as llm,
+        ):
             users = UserAccounts(database, time)
             sessions = Sessions(database, secret, time, max_age=settings.auth.session_max_age)
             login = LoginFlow(
                 settings, stack.tokens.accounts, stack.spotify_upstream, users, tokens, sessions
             )
-            yield Services(settings, time, database, stack, tokens, users, sessions, login)
+            provider = provider_from_settings(settings, llm, clock=time)
+            insights = InsightService(database, provider, time)
+            yield Services(
+                settings, time, database, stack, tokens, users, sessions, login, insights
+            )

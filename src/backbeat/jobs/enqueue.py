@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -113,16 +113,18 @@ class Enqueuer:
         payload: Mapping[str, Any] | None = None,
         priority: Priority = Priority.NORMAL,
         start: datetime | None = None,
+        dedupe: Callable[[str], str] | None = None,
     ) -> list[Enqueued]:
         """One job per user, started `calls_per_job / rate_per_second` apart from `start` (now).
-        Users that already have an active job of this kind keep it and take no place in the
-        spread."""
+        Users that already have an active job of this kind (with the key `dedupe(user)` gives,
+        by default the kind's) keep it and take no place in the spread."""
         interval = timedelta(seconds=spread_interval(calls_per_job, rate_per_second))
         at = start or now_utc(self.clock)
         results: list[Enqueued] = []
         for user_id in user_ids:
+            key: bool | str = True if dedupe is None else dedupe(user_id)
             result = await self.enqueue(
-                kind, payload, user_id=user_id, priority=priority, run_at=at
+                kind, payload, user_id=user_id, priority=priority, dedupe=key, run_at=at
             )
             results.append(result)
             if result.created:

@@ -109,6 +109,11 @@ class SpotifyTokens:
                 return current.value
             return (await self._renew(user, current)).value
 
+    async def refresh(self, user: str) -> AccessToken:
+        """Renew the user's token now, fresh or not (the sweep of tokens expiring soon)."""
+        async with self._locks.setdefault(user, asyncio.Lock()):
+            return await self._renew(user, await self._current(user))
+
     async def invalidate(self, user: str | None, token: str) -> None:
         current = await self._current(user)
         if current is not None and current.value == token:

@@ -66,7 +66,8 @@ async def logout(caller: Caller, found: ServicesDep) -> Response:
     """End this session (cookie or token) everywhere."""
     await found.sessions.revoke(caller.id)
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE)
+    if caller.kind == "cookie":  # ending an API token leaves the browser's session alone
+        response.delete_cookie(SESSION_COOKIE)
     return response
 
 

@@ -137,6 +137,17 @@ class InsightService:
             raise InsightNotFound(insight_id)
         return StoredInsight.from_row(row)
 
+    async def recent(
+        self, user_id: str, *, insight_type: str | None = None, limit: int = 50
+    ) -> list[StoredInsight]:
+        """The user's insights, newest first."""
+        query = select(GeneratedInsight).where(GeneratedInsight.user_id == user_id)
+        if insight_type is not None:
+            query = query.where(GeneratedInsight.insight_type == insight_type)
+        query = query.order_by(GeneratedInsight.created_at.desc()).limit(limit)
+        async with self.database.sessions() as session:
+            return [StoredInsight.from_row(row) for row in await session.scalars(query)]
+
     async def latest_snapshot(
         self, user_id: str, time_range: str | None = None
     ) -> SnapshotFacts | None:

@@ -20,6 +20,7 @@ from backbeat.domain.listening.features import FEATURES, FeatureStats, describe,
 from backbeat.domain.listening.hours import HourlyListening, listening_by_hour
 from backbeat.domain.listening.ingest import FeaturesSource, ingest_snapshot
 from backbeat.domain.listening.moods import THRESHOLD, Mood, MoodPatterns, classify, mood_patterns
+from backbeat.domain.listening.snapshots import get_snapshot, list_snapshots
 
 __all__ = [
     "FEATURES",
@@ -39,7 +40,9 @@ __all__ = [
     "feature_stats",
     "genre_counts",
     "genre_diversity",
+    "get_snapshot",
     "ingest_snapshot",
+    "list_snapshots",
     "listening_by_hour",
     "missing_artist_ids",
     "mood_diversity",

@@ -2,5 +2,6 @@
 runtime as plugins (kinds and cron handlers) by every process that runs jobs."""
 
 from backbeat.jobs.runtime import Plugin
+from backbeat.jobs.tasks import accounts, insights, listening
 
-BUILTIN_PLUGINS: list[Plugin] = []
+BUILTIN_PLUGINS: list[Plugin] = [accounts.contribute, listening.contribute, insights.contribute]
