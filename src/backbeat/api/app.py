@@ -12,7 +12,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from backbeat.api.errors import install_error_handlers
-from backbeat.api.routes import auth, health, insights, listening, metrics, tasks, users
+from backbeat.api.routes import (
+    auth,
+    health,
+    insights,
+    listening,
+    metrics,
+    search,
+    tasks,
+    users,
+)
 from backbeat.api.throttle import InboundLimits
 from backbeat.config import Settings
 from backbeat.domain.services import open_services
@@ -52,6 +61,7 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[Plugin] = 
     app.include_router(users.router)
     app.include_router(listening.router)
     app.include_router(insights.router)
+    app.include_router(search.router)
     app.include_router(tasks.router)
     app.include_router(metrics.router)
     app.include_router(health.router)
