@@ -8,7 +8,6 @@ one at a time, the others standing by.
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 import typer
@@ -17,6 +16,7 @@ from pydantic import ValidationError
 
 from backbeat.config import Settings
 from backbeat.errors import ConfigurationError
+from backbeat.logs import configure_logging
 
 
 def _settings() -> Settings:
@@ -28,9 +28,7 @@ def _settings() -> Settings:
 
 
 def _logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(_settings())
 
 
 def serve(
