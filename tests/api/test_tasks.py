@@ -197,3 +197,19 @@ async def test_health_is_503_when_the_queues_do_not_answer(
         "status": "unavailable",
         "checks": {"database": "ok", "queues": "unavailable: ConnectionError"},
     }
+
+
+async def test_json_metrics_of_the_limiter_and_the_jobs(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    task_id = await enqueue(app, "echo", {"say": "count me"})
+    await poll(client, task_id, lambda body: body["status"] == "succeeded")
+    jobs = (await client.get("/metrics/jobs")).json()
+    assert jobs["status_counts"]["succeeded"] == 1
+    assert jobs["total_jobs"] == sum(jobs["status_counts"].values()) == 1
+    assert set(jobs["queues"]) == {"spotify", "default", "leaderboard", "insights"}
+    limiter = (await client.get("/metrics/rate-limiter")).json()
+    assert limiter["limits"] == {"read": 80, "write": 30, "batch": 20}
+    assert limiter["current_usage"] == {"read": 0, "write": 0, "batch": 0}
+    assert limiter["backoff_multiplier"] == 1.0
+    assert set(limiter["apps"]) == {"spotify:backbeat-dev", "reccobeats"}

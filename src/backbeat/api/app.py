@@ -19,6 +19,7 @@ from backbeat.api.routes import (
     listening,
     metrics,
     search,
+    status,
     tasks,
     users,
 )
@@ -64,5 +65,6 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[Plugin] = 
     app.include_router(search.router)
     app.include_router(tasks.router)
     app.include_router(metrics.router)
+    app.include_router(status.router)
     app.include_router(health.router)
     return app

@@ -143,6 +143,10 @@ class JobStore(Protocol):
 
     async def failed_since(self, since: datetime, *, limit: int) -> list[JobRecord]: ...
 
+    async def counts(self) -> dict[str, int]:
+        """Jobs by status, every status present."""
+        ...
+
     async def purge_finished(self, *, before: datetime) -> int:
         """Delete succeeded and failed jobs finished before `before`; return how many."""
         ...

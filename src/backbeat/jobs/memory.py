@@ -126,6 +126,12 @@ class MemoryJobStore:
         ]
         return sorted(failed, key=lambda job: job.finished_at or since)[:limit]
 
+    async def counts(self) -> dict[str, int]:
+        return {
+            status.value: sum(job.status is status for job in self._jobs.values())
+            for status in JobStatus
+        }
+
     async def purge_finished(self, *, before: datetime) -> int:
         old = [
             job.id

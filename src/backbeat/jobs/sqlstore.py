@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -162,6 +162,15 @@ class SqlJobStore:
             .order_by(BackgroundJob.finished_at)
             .limit(limit)
         )
+
+    async def counts(self) -> dict[str, int]:
+        """Jobs by status (every status present, zeros included)."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(BackgroundJob.status, func.count()).group_by(BackgroundJob.status)
+            )
+            found = {status: int(count) for status, count in rows.all()}
+        return {status.value: found.get(status.value, 0) for status in JobStatus}
 
     async def purge_finished(self, *, before: datetime) -> int:
         async with self._sessions() as session, session.begin():
