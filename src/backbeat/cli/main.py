@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from backbeat.cli import bench, db, demo, process, simulator
+from backbeat.cli import bench, config, db, demo, process, simulator
 
 app = typer.Typer(
     name="backbeat",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.add_typer(simulator.app, name="simulator")
 app.add_typer(bench.app, name="bench")
 app.add_typer(db.app, name="migrate")
+app.add_typer(config.app, name="config")
 app.command("demo")(demo.demo)
 app.command("serve")(process.serve)
 app.command("worker")(process.worker)
