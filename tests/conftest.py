@@ -4,10 +4,11 @@ databases: a temporary SQLite file, or a fresh Postgres database per test (creat
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -103,3 +104,14 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
     async with open_database(settings) as db:
         await migrations.upgrade(db.engine)
         yield db
+
+
+@pytest.fixture(autouse=True)
+def _root_logging() -> Iterator[None]:
+    """Commands run in-process (CliRunner) configure the root logger with streams that close
+    after the call: put the root logger back after every test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -19,6 +19,7 @@ from backbeat.jobs import (
     MemoryJobStore,
     Reaper,
     RetryPolicy,
+    RunLater,
 )
 from backbeat.ratelimit import Priority, SlotTimeout, UpstreamBanned
 from tests.jobs.fakes import RecordingDispatcher
@@ -159,6 +160,22 @@ async def test_no_slot_in_time_defers_by_the_limiters_hint(
     row = await store.get(job.id)
     assert row is not None
     assert row.attempts == 0
+
+
+async def test_a_handler_can_ask_to_run_later_without_spending_an_attempt(
+    store: MemoryJobStore, dispatcher: RecordingDispatcher, clock: FakeClock
+) -> None:
+    async def not_yet(job: JobRecord) -> None:
+        raise RunLater(clock.time() + 30, "computed 10 s ago")
+
+    enqueuer, runner = stack(store, dispatcher, clock, not_yet)
+    job = (await enqueuer.enqueue("scan", user_id="u1")).job
+    outcome = await runner.run(job.id)
+    assert (outcome.status, outcome.run_at) == (JobStatus.DEFERRED, at(clock, 30))
+    row = await store.get(job.id)
+    assert row is not None
+    assert (row.attempts, row.error) == (0, "computed 10 s ago")
+    assert dispatcher.sent[-1].eta == at(clock, 30)  # the same job comes back then
 
 
 async def test_fatal_errors_and_unknown_kinds_fail_at_once(

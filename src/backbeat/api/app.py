@@ -14,10 +14,12 @@ from fastapi import FastAPI
 from backbeat.api.errors import install_error_handlers
 from backbeat.api.routes import (
     auth,
+    discovery,
     health,
     insights,
     listening,
     metrics,
+    ranking,
     search,
     status,
     tasks,
@@ -63,6 +65,8 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[Plugin] = 
     app.include_router(listening.router)
     app.include_router(insights.router)
     app.include_router(search.router)
+    app.include_router(ranking.router)
+    app.include_router(discovery.router)
     app.include_router(tasks.router)
     app.include_router(metrics.router)
     app.include_router(status.router)

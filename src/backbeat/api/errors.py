@@ -24,6 +24,7 @@ from backbeat.domain.insights import (
     InvalidInsightRequest,
     SnapshotNotFound,
 )
+from backbeat.domain.ranking.leaderboards import LeaderboardBusy
 from backbeat.errors import (
     BackbeatError,
     InvalidRequest,
@@ -47,6 +48,7 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (InvalidInsightRequest, 422),
     (InsightProviderUnavailable, 503),
     (InsightGenerationFailed, 502),
+    (LeaderboardBusy, 503),
     (InvalidRequest, 422),
     (NotAuthenticated, 401),
     (TooManyRequests, 429),

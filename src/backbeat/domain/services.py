@@ -22,6 +22,9 @@ from backbeat.domain.accounts import (
     session_secret,
 )
 from backbeat.domain.insights import InsightService, provider_from_settings
+from backbeat.domain.ranking import RankingService, SongCatalog
+from backbeat.domain.ranking.leaderboards import LeaderboardService, artist_lock
+from backbeat.domain.recommendations import RecommendationService
 from backbeat.upstream.stack import UpstreamStack
 
 
@@ -36,6 +39,10 @@ class Services:
     sessions: Sessions
     login: LoginFlow
     insights: InsightService
+    ranking: RankingService
+    songs: SongCatalog
+    leaderboards: LeaderboardService
+    recommendations: RecommendationService
 
 
 @asynccontextmanager
@@ -70,7 +77,19 @@ async def open_services(
                 settings, stack.tokens.accounts, stack.spotify_upstream, users, tokens, sessions
             )
             provider = provider_from_settings(settings, llm, clock=time)
-            insights = InsightService(database, provider, time)
+            lock = artist_lock(database, stack.redis)
             yield Services(
-                settings, time, database, stack, tokens, users, sessions, login, insights
+                settings,
+                time,
+                database,
+                stack,
+                tokens,
+                users,
+                sessions,
+                login,
+                insights=InsightService(database, provider, time),
+                ranking=RankingService(database, time),
+                songs=SongCatalog(database, stack.spotify),
+                leaderboards=LeaderboardService(database, time, lock),
+                recommendations=RecommendationService(stack.spotify, stack.reccobeats),
             )

@@ -15,6 +15,7 @@ from backbeat.jobs.lifecycle import (
     JobStatus,
     JobStore,
     NewJob,
+    RunLater,
     UnknownJobKind,
 )
 from backbeat.jobs.limits import UserLimiter
@@ -48,6 +49,7 @@ __all__ = [
     "NewJob",
     "Reaper",
     "RetryPolicy",
+    "RunLater",
     "RunOutcome",
     "UnknownJobKind",
     "UserLimiter",

@@ -88,6 +88,16 @@ class JobKind:
     per_user: bool = True
 
 
+class RunLater(Exception):
+    """Raised by a handler whose work is not due yet (e.g. a leaderboard computed too recently):
+    the job waits, deferred, until `retry_at` (epoch seconds) and keeps its attempt."""
+
+    def __init__(self, retry_at: float, reason: str) -> None:
+        super().__init__(reason)
+        self.retry_at = retry_at
+        self.reason = reason
+
+
 class UnknownJobKind(BackbeatError):
     def __init__(self, kind: str) -> None:
         super().__init__(f"no job kind {kind!r} is registered")

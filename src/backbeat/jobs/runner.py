@@ -34,6 +34,7 @@ from backbeat.jobs.lifecycle import (
     JobRecord,
     JobStatus,
     JobStore,
+    RunLater,
     now_utc,
 )
 from backbeat.jobs.limits import UserSlots
@@ -125,6 +126,8 @@ class JobRunner:
         except SlotTimeout as busy:
             run_at = self.clock.time() + busy.retry_after * (1 + self._jitter())
             return await self._defer(claimed, run_at, str(busy))
+        except RunLater as later:
+            return await self._defer(claimed, later.retry_at, later.reason)
         except Exception as error:
             return await self._retry_or_fail(claimed, error)
         if lost:

@@ -2,6 +2,11 @@
 runtime as plugins (kinds and cron handlers) by every process that runs jobs."""
 
 from backbeat.jobs.runtime import Plugin
-from backbeat.jobs.tasks import accounts, insights, listening
+from backbeat.jobs.tasks import accounts, insights, listening, ranking
 
-BUILTIN_PLUGINS: list[Plugin] = [accounts.contribute, listening.contribute, insights.contribute]
+BUILTIN_PLUGINS: list[Plugin] = [
+    accounts.contribute,
+    listening.contribute,
+    insights.contribute,
+    ranking.contribute,
+]
