@@ -112,7 +112,7 @@ async def saved_tracks(
 ) -> JSON:
     params = request.query_params
     limit, offset = read_page(params.get("limit"), params.get("offset"), LIST_LIMITS)
-    liked = profile_of(caller).liked
+    liked = caller.sim.likes.liked(profile_of(caller))
     catalog, render = caller.sim.catalog, caller.render
     items = [
         {"added_at": timestamp(saved.at), "track": render.track(catalog.tracks[saved.track_id])}

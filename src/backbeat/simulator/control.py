@@ -1,12 +1,17 @@
-"""The simulator's own endpoints: the stats benchmarks read, reset, health and ground truth."""
+"""The simulator's own endpoints: the stats benchmarks read, reset, health and ground truth, and
+development hooks (likes added to a user, targeted faults)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
 
 from backbeat.simulator.errors import SpotifyError
+from backbeat.simulator.faults import TargetedFault
+from backbeat.simulator.objects import timestamp
 from backbeat.simulator.state import simulator_of
 
 router = APIRouter(prefix="/_sim", tags=["simulator"])
@@ -44,3 +49,46 @@ async def track_truth(track_id: str, request: Request) -> dict[str, Any]:
     if track is None:
         raise SpotifyError(404, "Unknown track")
     return {"id": track.id, "name": track.name, "language": track.language, "isrc": track.isrc}
+
+
+class Likes(BaseModel):
+    track_ids: list[str] = Field(min_length=1, max_length=500)
+
+
+@router.post("/users/{user_id}/likes")
+async def add_likes(user_id: str, likes: Likes, request: Request) -> dict[str, Any]:
+    """The user likes these tracks now, in order (the last is the newest)."""
+    sim = simulator_of(request)
+    profile = sim.users.get(user_id)
+    if profile is None:
+        raise SpotifyError(404, "Unknown user")
+    unknown = [track_id for track_id in likes.track_ids if track_id not in sim.catalog.tracks]
+    if unknown:
+        raise SpotifyError(400, f"Unknown tracks: {', '.join(unknown[:5])}")
+    now = datetime.fromtimestamp(sim.clock.time(), UTC)
+    added = sim.likes.like(profile, likes.track_ids, now)
+    return {
+        "added": [{"id": saved.track_id, "added_at": timestamp(saved.at)} for saved in added],
+        "total": len(sim.likes.liked(profile)),
+    }
+
+
+class Fault(BaseModel):
+    endpoint: str = Field(
+        min_length=1, description="a stats endpoint name, e.g. add_playlist_items"
+    )
+    status: int = Field(default=503, ge=400, le=599)
+    after: int = Field(default=0, ge=0, description="calls let through first")
+    times: int = Field(default=1, ge=1, description="calls failed then")
+
+
+@router.post("/faults")
+async def add_fault(fault: Fault, request: Request) -> dict[str, Any]:
+    simulator_of(request).faults.target(TargetedFault(**fault.model_dump()))
+    return fault.model_dump()
+
+
+@router.delete("/faults")
+async def clear_faults(request: Request) -> dict[str, str]:
+    simulator_of(request).faults.clear_targets()
+    return {"status": "cleared"}

@@ -1,10 +1,12 @@
 """Injected unreliability: log-normal latency, hung requests and 5xx, from a seeded random source
-so a run can be replayed exactly."""
+so a run can be replayed exactly; and targeted faults (`POST /_sim/faults`) that fail one
+endpoint after a number of calls, so a test can break a job at a chosen step."""
 
 from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 
 from backbeat.clock import Clock
 from backbeat.config import SimulatorSettings
@@ -18,6 +20,16 @@ SERVER_ERRORS: tuple[tuple[int, str], ...] = (
 )
 
 
+@dataclass
+class TargetedFault:
+    """Let `after` calls of `endpoint` through, then fail the next `times` with `status`."""
+
+    endpoint: str
+    status: int = 503
+    after: int = 0
+    times: int = 1
+
+
 class Faults:
     """Called after a request was admitted, before it is served."""
 
@@ -25,6 +37,24 @@ class Faults:
         self.settings = settings
         self.clock = clock
         self.rng = rng
+        self.targets: list[TargetedFault] = []
+
+    def target(self, fault: TargetedFault) -> None:
+        self.targets.append(fault)
+
+    def clear_targets(self) -> None:
+        self.targets.clear()
+
+    def targeted(self, endpoint: str) -> None:
+        """Count one call of `endpoint` against the targeted faults; raise the first due."""
+        for fault in self.targets:
+            if fault.endpoint != endpoint:
+                continue
+            if fault.after > 0:
+                fault.after -= 1
+            elif fault.times > 0:
+                fault.times -= 1
+                raise SpotifyError(fault.status, "Injected fault")
 
     def latency(self) -> float:
         """One latency draw in simulated seconds; the median is `latency_ms`."""

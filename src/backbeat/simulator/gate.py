@@ -58,6 +58,7 @@ def spotify_call(
         request.state.sim_call = CallRecord(token.client_id, endpoint, op_class)
         sim.spotify_limits.admit(token.client_id, endpoint, op_class)
         await sim.faults.inject()
+        sim.faults.targeted(endpoint)
         if extended_only and sim.settings.mode == "development":
             # Removed for development-mode apps (Feb 2026 and Nov 2024 changes).
             raise SpotifyError(403, "This endpoint is not available for development mode apps")

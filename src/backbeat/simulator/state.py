@@ -13,6 +13,7 @@ from backbeat.simulator.accounts import Accounts
 from backbeat.simulator.catalog import Catalog
 from backbeat.simulator.enforcement import EnforcementPolicy, Enforcer
 from backbeat.simulator.faults import Faults
+from backbeat.simulator.likes import LikeStore
 from backbeat.simulator.playlists import PlaylistStore
 from backbeat.simulator.search import SearchIndex
 from backbeat.simulator.stats import Stats
@@ -34,6 +35,7 @@ class Simulator:
     spotify_limits: Enforcer
     reccobeats_limits: Enforcer
     faults: Faults
+    likes: LikeStore
 
     @classmethod
     def build(cls, settings: SimulatorSettings, clock: Clock) -> Simulator:
@@ -54,15 +56,19 @@ class Simulator:
             spotify_limits=Enforcer(EnforcementPolicy.spotify(settings), clock, stats),
             reccobeats_limits=Enforcer(recco, clock, stats),
             faults=Faults(settings, clock, random.Random(settings.seed)),
+            likes=LikeStore(),
         )
 
     def reset(self) -> None:
-        """Forget traffic, tokens and created playlists; the catalog stays (it is derived)."""
+        """Forget traffic, tokens, created playlists, added likes and targeted faults; the
+        catalog stays (it is derived)."""
         self.stats.reset()
         self.spotify_limits.reset()
         self.reccobeats_limits.reset()
         self.accounts.reset()
         self.playlists.reset()
+        self.likes.reset()
+        self.faults.clear_targets()
 
 
 def simulator_of(request: Request) -> Simulator:

@@ -9,6 +9,7 @@ from backbeat.db.models.jobs import (
 )
 from backbeat.db.models.listening import TIME_RANGES, GeneratedInsight, ListeningSnapshot
 from backbeat.db.models.organizer import (
+    DEFAULT_NAME_PATTERN,
     GROUP_KINDS,
     SCAN_STATUSES,
     OrganizerPlaylist,
@@ -31,6 +32,7 @@ from backbeat.db.models.users import SESSION_KINDS, AppSession, SpotifyToken, Us
 
 __all__ = [
     "ACTIVE_JOB_STATUSES",
+    "DEFAULT_NAME_PATTERN",
     "FINISHED_JOB_STATUSES",
     "GROUP_KINDS",
     "JOB_STATUSES",

@@ -3,13 +3,16 @@
 The scan walks liked songs newest first down to `cursor_added_at`, and moves the cursor only
 after every song above it is in its playlists: a scan that fails half-way leaves the cursor
 where it was, and the next one redoes the part (adds are recorded, so none happen twice).
+
+A user's organizer settings live on their scan-state row (one row per user either way); a user
+without a row has the defaults.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backbeat.db.models.base import Base, one_of
@@ -17,6 +20,7 @@ from backbeat.db.models.types import utcnow
 
 SCAN_STATUSES = ("idle", "running", "failed")
 GROUP_KINDS = ("language", "genre")
+DEFAULT_NAME_PATTERN = "Liked · {name}"
 
 
 class OrganizerScanState(Base):
@@ -38,6 +42,16 @@ class OrganizerScanState(Base):
     last_started_at: Mapped[datetime | None]
     last_finished_at: Mapped[datetime | None]
     last_succeeded_at: Mapped[datetime | None]
+    mode_note: Mapped[str | None] = mapped_column(
+        Text, doc="what the app's mode (development) meant for the last scan; None: nothing"
+    )
+    # Settings (migration 0003). Server defaults fill the rows that existed before them.
+    enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
+    by_language: Mapped[bool] = mapped_column(default=True, server_default=true())
+    by_genre: Mapped[bool] = mapped_column(default=True, server_default=true())
+    name_pattern: Mapped[str] = mapped_column(
+        String(100), default=DEFAULT_NAME_PATTERN, server_default=DEFAULT_NAME_PATTERN
+    )
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
