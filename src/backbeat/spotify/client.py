@@ -109,9 +109,11 @@ class SpotifyClient:
         )
         return m.Page[m.TrackRef].model_validate(body)
 
-    async def all_album_tracks(self, album_id: str) -> AsyncIterator[list[m.TrackRef]]:
+    async def all_album_tracks(
+        self, album_id: str, *, priority: Priority = Priority.NORMAL
+    ) -> AsyncIterator[list[m.TrackRef]]:
         async def fetch(limit: int, offset: int) -> m.Page[m.TrackRef]:
-            return await self.album_tracks(album_id, limit=limit, offset=offset)
+            return await self.album_tracks(album_id, limit=limit, offset=offset, priority=priority)
 
         async for items in pages(fetch):
             yield items
@@ -157,31 +159,47 @@ class SpotifyClient:
             await self.registry.mark("track", found=[track_id])
         return m.Track.model_validate(body)
 
-    async def tracks(self, ids: Sequence[str]) -> list[m.Track | None]:
+    async def tracks(
+        self, ids: Sequence[str], *, priority: Priority = Priority.NORMAL
+    ) -> list[m.Track | None]:
         """Tracks in the order of `ids`; None where Spotify has no such track."""
-        return await self._several("tracks", "track", ids, m.Track, self.track)
+        return await self._several("tracks", "track", ids, m.Track, self.track, priority)
 
-    async def artists(self, ids: Sequence[str]) -> list[m.Artist | None]:
-        return await self._several("artists", "artist", ids, m.Artist, self.artist)
+    async def artists(
+        self, ids: Sequence[str], *, priority: Priority = Priority.NORMAL
+    ) -> list[m.Artist | None]:
+        return await self._several("artists", "artist", ids, m.Artist, self.artist, priority)
 
-    async def albums(self, ids: Sequence[str]) -> list[m.Album | None]:
-        return await self._several("albums", "album", ids, m.Album, self.album)
+    async def albums(
+        self, ids: Sequence[str], *, priority: Priority = Priority.NORMAL
+    ) -> list[m.Album | None]:
+        return await self._several("albums", "album", ids, m.Album, self.album, priority)
 
     async def _several(
-        self, kind: str, single: str, ids: Sequence[str], model: Any, one: Any
+        self,
+        kind: str,
+        single: str,
+        ids: Sequence[str],
+        model: Any,
+        one: Any,
+        priority: Priority,
     ) -> list[Any]:
         known = await self.registry.lookup(single, ids) if self.registry else {}
         wanted = [i for i in dict.fromkeys(ids) if known.get(i) is not False]
 
         async def batch(chunk: list[str]) -> list[Any]:
             body = await self._get(
-                kind, f"/{kind}", params={"ids": ",".join(chunk)}, op_class="batch"
+                kind,
+                f"/{kind}",
+                params={"ids": ",".join(chunk)},
+                op_class="batch",
+                priority=priority,
             )
             return [model.model_validate(x) if x else None for x in body[kind]]
 
         async def single_get(entity_id: str) -> Any:
             try:
-                return await one(entity_id)
+                return await one(entity_id, priority=priority)
             except UpstreamNotFound:
                 return None
 
@@ -204,11 +222,17 @@ class SpotifyClient:
             )
         return [by_id.get(i) for i in ids]
 
-    async def audio_features(self, ids: Sequence[str]) -> list[m.AudioFeatures | None]:
+    async def audio_features(
+        self, ids: Sequence[str], *, priority: Priority = Priority.NORMAL
+    ) -> list[m.AudioFeatures | None]:
         """From Spotify (extended-quota apps), else from the fallback (ReccoBeats)."""
         if self.spotify_features:
+
+            async def chunk(part: list[str]) -> list[m.AudioFeatures | None]:
+                return await self._features_chunk(part, priority)
+
             try:
-                return await in_chunks(ids, MAX_IDS["audio-features"], self._features_chunk)
+                return await in_chunks(ids, MAX_IDS["audio-features"], chunk)
             except UpstreamAuthError as error:
                 if error.status != 403 or self.features_fallback is None:
                     raise
@@ -217,12 +241,15 @@ class SpotifyClient:
             raise UpstreamAuthError("spotify", "audio_features", 403, "no audio features source")
         return await self.features_fallback.audio_features(ids)
 
-    async def _features_chunk(self, chunk: list[str]) -> list[m.AudioFeatures | None]:
+    async def _features_chunk(
+        self, chunk: list[str], priority: Priority
+    ) -> list[m.AudioFeatures | None]:
         body = await self._get(
             "several_audio_features",
             "/audio-features",
             params={"ids": ",".join(chunk)},
             op_class="batch",
+            priority=priority,
         )
         return [m.AudioFeatures.model_validate(x) if x else None for x in body["audio_features"]]
 

@@ -18,6 +18,7 @@ from backbeat.db.engine import Database
 from backbeat.db.models import ListeningSnapshot
 from backbeat.db.upsert import upsert
 from backbeat.domain.listening.analysis import analyze, distinct_tracks, missing_artist_ids
+from backbeat.ratelimit import Priority
 from backbeat.spotify import models as m
 from backbeat.spotify.client import SpotifyClient
 from backbeat.spotify.user import SpotifyUser, TimeRange
@@ -28,21 +29,24 @@ FeaturesSource = Literal["spotify", "reccobeats"]
 
 
 async def fetch_features(
-    spotify: SpotifyClient, ids: Sequence[str]
+    spotify: SpotifyClient, ids: Sequence[str], priority: Priority = Priority.NORMAL
 ) -> tuple[dict[str, m.AudioFeatures], FeaturesSource | None]:
     """Features by track id, and where they came from (None when nothing was asked)."""
     if not ids:
         return {}, None
-    found = await spotify.audio_features(ids)
+    found = await spotify.audio_features(ids, priority=priority)
     # The client turns to ReccoBeats for good once Spotify refused (403, development mode).
     source: FeaturesSource = "spotify" if spotify.spotify_features else "reccobeats"
     return {f.id: f for f in found if f is not None}, source
 
 
-async def fetch_artists(spotify: SpotifyClient, ids: Sequence[str]) -> dict[str, m.Artist]:
+async def fetch_artists(
+    spotify: SpotifyClient, ids: Sequence[str], priority: Priority = Priority.NORMAL
+) -> dict[str, m.Artist]:
     if not ids:
         return {}
-    return {artist.id: artist for artist in await spotify.artists(ids) if artist is not None}
+    found = await spotify.artists(ids, priority=priority)
+    return {artist.id: artist for artist in found if artist is not None}
 
 
 async def ingest_snapshot(
@@ -69,8 +73,8 @@ async def ingest_snapshot(
     tracks = distinct_tracks([*top_tracks.items, *(play.track for play in recent.items)])
     unknown = missing_artist_ids(top_tracks.items, (a.id for a in top_artists.items))
     (features, source), artists = await asyncio.gather(
-        fetch_features(spotify, [track.id for track in tracks]),
-        fetch_artists(spotify, unknown),
+        fetch_features(spotify, [track.id for track in tracks], spotify_user.priority),
+        fetch_artists(spotify, unknown, spotify_user.priority),
     )
     analysis = analyze(
         top_tracks=top_tracks.items,

@@ -141,7 +141,7 @@ class OrganizerScan:
             languages = await asyncio.to_thread(detector.detect_tracks, tracks)
         artists: dict[str, m.Artist] = {}
         if "genre" in kinds and tracks:
-            artists = await self._artists(primary_artist_ids(tracks), calls)
+            artists = await self._artists(primary_artist_ids(tracks), calls, priority)
         groups = group_tracks(tracks, kinds=kinds, languages=languages, artists=artists)
         sync = PlaylistSync(
             self.database, spotify, user_id=user_id, owner_id=owner, now=self._now, calls=calls
@@ -197,9 +197,11 @@ class OrganizerScan:
         liked = list(found.values())
         return liked, sum(cursor is None or saved.added_at > cursor for saved in liked)
 
-    async def _artists(self, ids: list[str], calls: Calls) -> dict[str, m.Artist]:
+    async def _artists(
+        self, ids: list[str], calls: Calls, priority: Priority
+    ) -> dict[str, m.Artist]:
         spotify = self.upstreams.spotify
-        found = await spotify.artists(ids)
+        found = await spotify.artists(ids, priority=priority)
         if spotify.batch_gets:
             calls.batch += math.ceil(len(ids) / MAX_IDS["artists"])
         else:

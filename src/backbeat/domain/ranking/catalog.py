@@ -98,8 +98,8 @@ class SongCatalog:
             )
 
         ids = [ref.id async for items in pages(fetch) for ref in items]
-        # `tracks` takes no priority: its batches run at the client's default (NORMAL).
-        return [track for track in await self.spotify.tracks(ids) if track is not None]
+        found = await self.spotify.tracks(ids, priority=priority)
+        return [track for track in found if track is not None]
 
     async def walk_artist(
         self,
