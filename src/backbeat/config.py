@@ -209,6 +209,7 @@ class JobsSettings(BaseModel):
     cleanup_retention_days: int = Field(default=30, ge=1)
     cron_refresh_tokens: CronText = "*/30 * * * *"
     cron_failed_job_monitor: CronText = "*/5 * * * *"
+    cron_organize_all_users: CronText = "0 2 * * *"
     plugins: list[str] = Field(
         default_factory=list,
         description="'module:function' entries that contribute job kinds and cron handlers",
@@ -224,6 +225,7 @@ class JobsSettings(BaseModel):
             "cleanup_jobs": self.cron_cleanup_jobs,
             "refresh_tokens": self.cron_refresh_tokens,
             "failed_job_monitor": self.cron_failed_job_monitor,
+            "organize_all_users": self.cron_organize_all_users,
             "reap_stale_jobs": f"*/{every} * * * *" if every > 1 else "* * * * *",
         }
 
@@ -316,6 +318,20 @@ class AuthSettings(BaseModel):
     insights_rate: RateText = Field(default="6/60", description="per user, inbound")
 
 
+class OrganizerAppSettings(BaseModel):
+    """The library organizer: languages it sorts into, and how hard it may use the budget."""
+
+    languages: list[str] = Field(
+        default_factory=lambda: ["en", "es", "fr", "de", "pt", "it", "ja", "ko"],
+        description="ISO 639-1 codes the detector chooses among",
+    )
+    min_confidence: float = Field(default=0.3, ge=0, le=1, description="else: no language")
+    scan_rate: RateText = Field(default="3/3600", description="manual scans per user, inbound")
+    budget_share: float = Field(
+        default=1.0, gt=0, le=1, description="of each class's budget the daily scan may use"
+    )
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -351,3 +367,4 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     insights: InsightsSettings = Field(default_factory=InsightsSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    organizer: OrganizerAppSettings = Field(default_factory=OrganizerAppSettings)

@@ -23,6 +23,7 @@ def test_defaults_follow_the_seeds() -> None:
         "cleanup_jobs": "0 3 * * 1",
         "refresh_tokens": "*/30 * * * *",
         "failed_job_monitor": "*/5 * * * *",
+        "organize_all_users": "0 2 * * *",
         "reap_stale_jobs": "* * * * *",
     }
 

@@ -19,6 +19,7 @@ from backbeat.api.routes import (
     insights,
     listening,
     metrics,
+    organizer,
     ranking,
     search,
     status,
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[Plugin] = 
     app.include_router(search.router)
     app.include_router(ranking.router)
     app.include_router(discovery.router)
+    app.include_router(organizer.router)
     app.include_router(tasks.router)
     app.include_router(metrics.router)
     app.include_router(status.router)

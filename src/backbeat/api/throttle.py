@@ -10,7 +10,7 @@ from backbeat.config import Settings
 from backbeat.errors import TooManyRequests
 from backbeat.ratelimit import Limiter, Policy, Priority, Rate, SlotTimeout
 
-Action = Literal["ingest", "insights"]
+Action = Literal["ingest", "insights", "organizer"]
 
 
 class InboundLimits:
@@ -24,6 +24,7 @@ class InboundLimits:
         rates: dict[Action, Rate] = {
             "ingest": Rate.parse(settings.auth.ingest_rate),
             "insights": Rate.parse(settings.auth.insights_rate),
+            "organizer": Rate.parse(settings.organizer.scan_rate),
         }
         return cls(Limiter.from_url(url, {}), rates)
 

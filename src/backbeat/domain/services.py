@@ -22,6 +22,7 @@ from backbeat.domain.accounts import (
     session_secret,
 )
 from backbeat.domain.insights import InsightService, provider_from_settings
+from backbeat.domain.organizer import OrganizerScan, TrackLanguage
 from backbeat.domain.ranking import RankingService, SongCatalog
 from backbeat.domain.ranking.leaderboards import LeaderboardService, artist_lock
 from backbeat.domain.recommendations import RecommendationService
@@ -43,6 +44,7 @@ class Services:
     songs: SongCatalog
     leaderboards: LeaderboardService
     recommendations: RecommendationService
+    organizer: OrganizerScan
 
 
 @asynccontextmanager
@@ -78,6 +80,8 @@ async def open_services(
             )
             provider = provider_from_settings(settings, llm, clock=time)
             lock = artist_lock(database, stack.redis)
+            organizer = settings.organizer
+            language = TrackLanguage(organizer.languages, min_confidence=organizer.min_confidence)
             yield Services(
                 settings,
                 time,
@@ -92,4 +96,5 @@ async def open_services(
                 songs=SongCatalog(database, stack.spotify),
                 leaderboards=LeaderboardService(database, time, lock),
                 recommendations=RecommendationService(stack.spotify, stack.reccobeats),
+                organizer=OrganizerScan(database, stack, time, language=language),
             )
