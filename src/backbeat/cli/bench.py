@@ -74,3 +74,27 @@ def limiter(
 
 def _mark(ok: bool) -> str:
     return "ok" if ok else "MISSED"
+
+
+@app.command()
+def organizer(
+    users: Annotated[int, typer.Option(min=1, help="Simulated users to scan.")] = 60,
+    time_scale: Annotated[float, typer.Option(min=1, help="Simulator and limits sped up.")] = 30,
+    workers: Annotated[int, typer.Option(min=1, help="Scans at once.")] = 16,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """The daily organizer scan of N users against its plan (goal: within 10 %, 0 × 429)."""
+    import asyncio
+
+    from backbeat.bench.organizer_bench import bench_organizer
+
+    report = asyncio.run(bench_organizer(users, time_scale, workers))
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    typer.echo(
+        f"{report['users']} users at ×{report['time_scale']:g}: {report['elapsed_s']} s measured, "
+        f"{report['planned_s']} s planned (ratio {report['ratio']}), bound by "
+        f"{report['binding_class']}; 429s: {report['http_429']}, failed users: "
+        f"{report['failed_users']}"
+    )

@@ -1,0 +1,166 @@
+"""`backbeat bench organizer`: the daily scan of N users, measured against its plan.
+
+The simulator runs in-process at a time scale, backbeat's limits are the real ones scaled the
+same way, and W scans run at once so the binding class stays saturated. The plan is computed
+from the calls the scans really made (the simulator's count per class), so the comparison
+tests the window arithmetic and the limiter's throughput, not the estimate of calls per user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.fernet import Fernet
+
+from backbeat.clock import SystemClock
+from backbeat.config import (
+    DatabaseSettings,
+    RateLimitSettings,
+    ReccoBeatsSettings,
+    SecuritySettings,
+    Settings,
+    SimulatorSettings,
+    SpotifySettings,
+)
+from backbeat.db import migrations
+from backbeat.db.engine import open_database
+from backbeat.db.models import User
+from backbeat.domain.organizer import CallsPerUser, OrganizerScan, TrackLanguage, fan_out_plan
+from backbeat.simulator import create_app
+from backbeat.spotify.auth import AccessToken, MemoryUserTokens
+from backbeat.upstream.stack import UpstreamStack
+
+BASE = "http://sim"
+CLIENT = ("backbeat-bench", "backbeat-bench-secret")
+
+
+def scaled_limits(time_scale: float) -> RateLimitSettings:
+    """Spotify's default budget with every window divided by the time scale."""
+    defaults = RateLimitSettings()
+    scale = {name: getattr(defaults, f"spotify_{name}") for name in ("read", "write", "batch")}
+    scaled = {}
+    for name, text in scale.items():
+        limit, period = text.split("/")
+        scaled[f"spotify_{name}"] = f"{limit}/{float(period) / time_scale:g}"
+    return RateLimitSettings(**scaled)
+
+
+async def _login(plain: httpx.AsyncClient, user: str) -> dict[str, Any]:
+    redirect = "http://127.0.0.1:9/callback"
+    params = {
+        "client_id": CLIENT[0],
+        "response_type": "code",
+        "redirect_uri": redirect,
+        "state": "s",
+        "sim_user": user,
+        "scope": "user-library-read playlist-read-private playlist-modify-private",
+    }
+    consent = await plain.get("/authorize", params=params)
+    code = httpx.URL(consent.headers["location"]).params["code"]
+    grant = await plain.post(
+        "/api/token",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect},
+        auth=CLIENT,
+    )
+    body: dict[str, Any] = grant.json()
+    return body
+
+
+async def bench_organizer(users: int, time_scale: float, workers: int) -> dict[str, Any]:
+    simulator = SimulatorSettings(artists=80, users=users, time_scale=time_scale, limit=100)
+    app = create_app(simulator, SystemClock())
+    transport = httpx.ASGITransport(app=app)
+    limits = scaled_limits(time_scale)
+    with tempfile.TemporaryDirectory() as scratch:
+        settings = Settings(
+            environment="test",
+            spotify=SpotifySettings(
+                client_id=CLIENT[0],
+                client_secret=CLIENT[1],
+                api_url=f"{BASE}/v1",
+                accounts_url=BASE,
+            ),
+            reccobeats=ReccoBeatsSettings(url=f"{BASE}/reccobeats"),
+            ratelimit=limits,
+            database=DatabaseSettings(url=f"sqlite:///{Path(scratch) / 'bench.db'}"),
+            security=SecuritySettings(token_keys=[Fernet.generate_key().decode()]),
+        )
+        return await _run(settings, transport, users, workers, time_scale)
+
+
+async def _run(
+    settings: Settings,
+    transport: httpx.ASGITransport,
+    users: int,
+    workers: int,
+    time_scale: float,
+) -> dict[str, Any]:
+    tokens = MemoryUserTokens()
+    clock = SystemClock()
+    names = [f"user{n:04d}" for n in range(users)]
+    async with (
+        open_database(settings) as database,
+        httpx.AsyncClient(transport=transport, base_url=BASE) as plain,
+        UpstreamStack(settings, clock, transport=transport, user_tokens=tokens) as stack,
+    ):
+        await migrations.upgrade(database.engine)
+        async with database.sessions() as session, session.begin():
+            session.add_all(User(id=name, spotify_id=name) for name in names)
+        for name in names:
+            grant = await _login(plain, name)
+            expires = clock.time() + grant["expires_in"]
+            await tokens.save(
+                name, AccessToken(grant["access_token"], expires, grant["refresh_token"])
+            )
+        language = await asyncio.to_thread(TrackLanguage)
+        scan = OrganizerScan(database, stack, clock, language=language)
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        for name in names:
+            queue.put_nowait(name)
+        failures: list[str] = []
+
+        async def worker() -> None:
+            while not queue.empty():
+                user = queue.get_nowait()
+                try:
+                    await scan.run(user)
+                except Exception as error:  # reported, not raised: the bench measures
+                    failures.append(f"{user}: {type(error).__name__}: {error}")
+
+        started = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        elapsed = time.monotonic() - started
+        apps = (await plain.get("/_sim/stats")).json()["apps"]
+        if not apps:
+            raise RuntimeError(f"no scan reached the simulator: {failures[:3]}")
+        stats = next(counts for app, counts in apps.items() if CLIENT[0] in app)
+    by_class = stats["by_class"]
+    measured = CallsPerUser(
+        **{name: by_class[name]["successes"] / users for name in ("read", "write", "batch")}
+    )
+    planned = fan_out_plan(users, settings.ratelimit, measured)
+    return {
+        "users": users,
+        "time_scale": time_scale,
+        "workers": workers,
+        "elapsed_s": round(elapsed, 2),
+        "planned_s": round(planned.scan_window_s, 2),
+        "ratio": round(elapsed / planned.scan_window_s, 3),
+        "binding_class": planned.binding_class,
+        "calls_per_user": {k: round(v, 2) for k, v in vars_of(measured).items()},
+        "http_429": stats["http_429"],
+        "failed_users": len(failures),
+        "failures": failures[:5],
+        "max_in_window": {name: by_class[name]["max_in_window"] for name in by_class},
+        "limits": {c.op_class: c.limit for c in planned.classes},
+        "plan": planned.as_json(),
+    }
+
+
+def vars_of(calls: CallsPerUser) -> dict[str, float]:
+    return {"read": calls.read, "write": calls.write, "batch": calls.batch}
