@@ -105,6 +105,11 @@ class RateLimitSettings(BaseModel):
     spotify_read: RateText = "80/30"
     spotify_write: RateText = "30/30"
     spotify_batch: RateText = "20/30"
+    spotify_shared: RateText | None = Field(
+        default=None,
+        description="one window over every call of the app, whatever its class: Spotify limits "
+        "the whole app, so set it when the class windows add up to more than the app may make",
+    )
     spotify_endpoints: dict[str, list[RateText]] = Field(default_factory=dict)
     spotify_concurrency: int | None = Field(default=None, ge=1)
     reccobeats_endpoints: dict[str, list[RateText]] = Field(
@@ -134,6 +139,7 @@ class RateLimitSettings(BaseModel):
                 "write": (self._rate(self.spotify_write),),
                 "batch": (self._rate(self.spotify_batch),),
             },
+            shared=(self._rate(self.spotify_shared),) if self.spotify_shared else (),
             endpoints={k: tuple(map(self._rate, v)) for k, v in self.spotify_endpoints.items()},
             concurrency=self.spotify_concurrency,
             ban_threshold=self.ban_threshold,

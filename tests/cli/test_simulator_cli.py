@@ -1,4 +1,4 @@
-"""`backbeat simulator serve` and `backbeat demo`, run as a user runs them."""
+"""`backbeat simulator serve`, run as a user runs it."""
 
 from __future__ import annotations
 
@@ -66,14 +66,3 @@ def test_serve_rejects_a_bad_option() -> None:
     result = CliRunner().invoke(app, ["simulator", "serve", "--endpoint-limit", "search"])
     assert result.exit_code != 0
     assert "NAME=COUNT/SECONDS" in result.output
-
-
-def test_demo_runs_and_shows_the_budget() -> None:
-    result = CliRunner().invoke(app, ["demo"])
-    assert result.exit_code == 0, result.output
-    assert "max_in_window=20 (limit 20)" in result.output
-    naive, limited = result.output.split("through backbeat's client")
-    assert "× 429: the upstream budget is real" in naive
-    assert "25 × 200 and 0 × 429 at the simulator; max_in_window=" in limited
-    assert int(limited.split("max_in_window=")[1].split()[0]) <= 20
-    assert "asked again: 25 answers from the cache" in limited
