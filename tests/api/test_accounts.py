@@ -111,7 +111,7 @@ async def test_the_api_describes_itself(deployment: Deployment, path: str) -> No
     spec = response.json()
     schemes = spec["components"]["securitySchemes"]
     assert set(schemes) == {"API token", "Session cookie", "Admin token"}
-    public = {"/auth/login", "/auth/callback", "/health", "/metrics"}
+    public = {"/auth/login", "/auth/callback", "/health", "/health/live", "/metrics"}
     public |= {"/metrics/rate-limiter", "/metrics/jobs"}  # aggregates, no user data
     for route, operations in spec["paths"].items():
         for method, operation in operations.items():

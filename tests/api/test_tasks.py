@@ -177,9 +177,11 @@ async def test_health_reports_the_database_and_the_queues(client: httpx.AsyncCli
         "status": "ok",
         "checks": {
             "database": "ok",
+            "limiter": "ok",
             "queues": {"spotify": 0, "default": 0, "leaderboard": 0, "insights": 0},
         },
     }
+    assert (await client.get("/health/live")).json() == {"status": "ok"}
 
 
 async def test_health_is_503_when_the_queues_do_not_answer(
@@ -195,7 +197,11 @@ async def test_health_is_503_when_the_queues_do_not_answer(
     assert response.status_code == 503
     assert response.json() == {
         "status": "unavailable",
-        "checks": {"database": "ok", "queues": "unavailable: ConnectionError"},
+        "checks": {
+            "database": "ok",
+            "limiter": "ok",
+            "queues": "unavailable: ConnectionError",
+        },
     }
 
 
