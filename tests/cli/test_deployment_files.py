@@ -3,7 +3,10 @@ command the compose file and the Procfile run is one the CLI accepts."""
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from typer.testing import CliRunner
 
 from backbeat.cli.config import env_example
 from backbeat.cli.main import app
+from tests.conftest import REQUIRE_SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,3 +61,36 @@ def test_the_compose_file_runs_every_role_on_shared_postgres_and_redis() -> None
 def test_every_command_is_one_the_cli_accepts(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command[1:], "--help"])
     assert result.exit_code == 0, result.output
+
+
+def compose_command() -> list[str] | None:
+    """`docker compose` (v2) where the plugin is installed, else `docker-compose` (v1)."""
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    return ["docker-compose"] if shutil.which("docker-compose") else None
+
+
+def test_docker_compose_accepts_the_file_and_demands_the_secrets(tmp_path: Path) -> None:
+    command = compose_command()
+    if command is None:
+        message = "no docker compose client on this machine"
+        if REQUIRE_SERVICES:
+            pytest.fail(message)
+        pytest.skip(message)
+    secrets = {
+        "BACKBEAT_AUTH__SESSION_SECRET": "s",
+        "BACKBEAT_SECURITY__TOKEN_KEYS": "k",
+        "BACKBEAT_SPOTIFY__CLIENT_ID": "c",
+        "BACKBEAT_SPOTIFY__CLIENT_SECRET": "x",
+    }
+    compose = [*command, "--project-directory", str(ROOT), "-f", str(ROOT / "docker-compose.yml")]
+    ok = subprocess.run([*compose, "config", "-q"], env=os.environ | secrets, capture_output=True,
+                        text=True, check=False, cwd=tmp_path)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    bare = {k: v for k, v in os.environ.items() if k not in secrets}
+    missing = subprocess.run([*compose, "config", "-q"], env=bare, capture_output=True,
+                             text=True, check=False, cwd=tmp_path)  # fmt: skip
+    assert missing.returncode != 0
+    assert "set it in .env" in missing.stderr
