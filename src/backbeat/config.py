@@ -204,6 +204,9 @@ class JobsSettings(BaseModel):
     ban_jitter: float = Field(default=60.0, ge=0, description="seconds spread after a ban ends")
     heartbeat_interval: float = Field(default=15.0, gt=0)
     stale_after: float = Field(default=90.0, gt=0, description="a running job without a beat")
+    overdue_after: float = Field(
+        default=3600.0, gt=0, description="a waiting job this far past its start is sent again"
+    )
     reaper_interval: int = Field(default=60, ge=60, multiple_of=60, description="seconds")
     scan_calls_per_user: float = Field(default=30.0, gt=0, description="upstream calls per scan")
     scan_budget_share: float = Field(default=0.5, gt=0, le=1, description="of the READ rate")

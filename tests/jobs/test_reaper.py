@@ -72,3 +72,20 @@ async def test_a_job_that_keeps_killing_its_worker_fails_in_the_end(
     assert row is not None
     assert row.status is JobStatus.FAILED
     assert dispatcher.sent == []
+
+
+async def test_a_waiting_job_whose_message_was_lost_is_sent_again(
+    store: MemoryJobStore, dispatcher: RecordingDispatcher, clock: FakeClock
+) -> None:
+    lost, _ = await store.create(NewJob("ingest", "spotify", {}, "u1"), now=now(clock))
+    clock.advance(1800)
+    recent, _ = await store.create(NewJob("ingest", "spotify", {}, "u2"), now=now(clock))
+    clock.advance(1801)  # lost: an hour past its start with no worker taking it
+    reaper = Reaper(store, dispatcher, stale_after=90, overdue_after=3600, clock=clock)
+    assert [job.id for job in await reaper.run_once()] == [lost.id]
+    assert [sent.job_id for sent in dispatcher.sent] == [lost.id]
+    row = await store.get(lost.id)
+    assert row is not None
+    assert (row.status, row.run_at) == (JobStatus.QUEUED, now(clock))
+    assert await reaper.run_once() == []  # not again until it is overdue once more
+    assert (await store.get(recent.id)) is not None

@@ -183,3 +183,15 @@ async def test_racing_claims_and_creates_have_one_winner(store: JobStore) -> Non
     winners = [claim for claim in claims if claim is not None]
     assert len(winners) == 1
     assert winners[0].attempts == 1
+
+
+async def test_overdue_waiting_jobs_and_their_resending(store: JobStore) -> None:
+    early, _ = await store.create(scan("u1"), now=T0)
+    late, _ = await store.create(scan("u2", run_at=T0 + timedelta(hours=2)), now=T0)
+    found = await store.overdue(run_before=T0 + timedelta(hours=1), limit=10)
+    assert [job.id for job in found] == [early.id]
+    resent = await store.resent(early.id, now=T0 + timedelta(hours=1))
+    assert resent is not None
+    assert resent.run_at == T0 + timedelta(hours=1)
+    await store.mark_running(late.id, now=T0)
+    assert await store.resent(late.id, now=T0) is None  # running: not waiting any more

@@ -169,6 +169,12 @@ def _owned_runtime(
     settings: Settings, *, scheduler: bool, plugins: Iterable[Plugin]
 ) -> Iterator[JobRuntime]:
     """A runtime on a loop thread of this process's own, closed on the way out."""
+    if not settings.redis_url:
+        log.warning(
+            "no Redis URL: this process has its own queues under %s and its own upstream "
+            "budget; processes share both only through BACKBEAT_REDIS_URL",
+            settings.jobs.var_dir,
+        )
     bridge = LoopBridge.start()
     stack = AsyncExitStack()
 

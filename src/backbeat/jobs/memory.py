@@ -112,6 +112,16 @@ class MemoryJobStore:
         ]
         return sorted(stale, key=lambda job: job.heartbeat_at or job.enqueued_at)[:limit]
 
+    async def overdue(self, *, run_before: datetime, limit: int) -> list[JobRecord]:
+        late = [j for j in self._jobs.values() if j.status in CLAIMABLE and j.run_at < run_before]
+        return sorted(late, key=lambda job: job.run_at)[:limit]
+
+    async def resent(self, job_id: str, *, now: datetime) -> JobRecord | None:
+        job = self._jobs.get(job_id)
+        if job is None or job.status not in CLAIMABLE:
+            return None
+        return self._put(job, run_at=now)
+
     async def active_for(self, user_id: str, kind: str) -> JobRecord | None:
         for job in self._jobs.values():
             if job.user_id == user_id and job.kind == kind and job.status in ACTIVE:

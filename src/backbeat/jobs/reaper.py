@@ -12,7 +12,7 @@ idempotent (unique keys, upserts), so running the job again writes nothing twice
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from backbeat.clock import Clock, SystemClock
 from backbeat.config import JobsSettings
@@ -28,12 +28,14 @@ class Reaper:
         dispatcher: Dispatcher,
         *,
         stale_after: float = 90.0,
+        overdue_after: float = 3600.0,
         batch: int = 500,
         clock: Clock | None = None,
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
         self.stale_after = stale_after
+        self.overdue_after = overdue_after
         self.batch = batch
         self.clock: Clock = clock or SystemClock()
 
@@ -41,7 +43,13 @@ class Reaper:
     def from_settings(
         cls, jobs: JobsSettings, store: JobStore, dispatcher: Dispatcher, clock: Clock | None = None
     ) -> Reaper:
-        return cls(store, dispatcher, stale_after=jobs.stale_after, clock=clock)
+        return cls(
+            store,
+            dispatcher,
+            stale_after=jobs.stale_after,
+            overdue_after=jobs.overdue_after,
+            clock=clock,
+        )
 
     async def run_once(self) -> list[JobRecord]:
         """Re-enqueue (or fail) every stale running job; return the jobs it re-enqueued."""
@@ -62,4 +70,20 @@ class Reaper:
             await self.dispatcher.dispatch(job)
             log.warning("job %s (%s) re-enqueued: %s", job.id, job.kind, error)
             requeued.append(job)
-        return requeued
+        return requeued + await self._resend_overdue(now)
+
+    async def _resend_overdue(self, now: datetime) -> list[JobRecord]:
+        """Waiting jobs long past their start: their message was lost (Redis lost its data, or
+        a send failed after the row changed). Sending another is harmless — a message only
+        points at the row — and without it the job, and its dedupe key, would wait forever."""
+        before = now - timedelta(seconds=self.overdue_after)
+        resent: list[JobRecord] = []
+        for job in await self.store.overdue(run_before=before, limit=self.batch):
+            fresh = await self.store.resent(job.id, now=now)
+            if fresh is None:
+                continue  # it started meanwhile
+            await self.dispatcher.dispatch(fresh)
+            since = job.run_at.isoformat()
+            log.warning("job %s (%s) waiting since %s: sent again", job.id, job.kind, since)
+            resent.append(fresh)
+        return resent

@@ -143,6 +143,19 @@ class SqlJobStore:
             .limit(limit)
         )
 
+    async def overdue(self, *, run_before: datetime, limit: int) -> list[JobRecord]:
+        return await self._all(
+            select(BackgroundJob)
+            .where(BackgroundJob.status.in_(_CLAIMABLE), BackgroundJob.run_at < run_before)
+            .order_by(BackgroundJob.run_at)
+            .limit(limit)
+        )
+
+    async def resent(self, job_id: str, *, now: datetime) -> JobRecord | None:
+        return await self._update_returning(
+            and_(BackgroundJob.id == job_id, BackgroundJob.status.in_(_CLAIMABLE)), run_at=now
+        )
+
     async def active_for(self, user_id: str, kind: str) -> JobRecord | None:
         return await self._one(
             select(BackgroundJob).where(

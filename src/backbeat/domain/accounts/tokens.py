@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select, update
 
 from backbeat.clock import Clock
+from backbeat.db.crypto import UndecryptableToken
 from backbeat.db.engine import Database
 from backbeat.db.models import SpotifyToken, User
 from backbeat.db.upsert import upsert
@@ -25,8 +26,13 @@ class DatabaseUserTokens:
         self.clock = clock
 
     async def load(self, user: str) -> AccessToken | None:
-        async with self.database.sessions() as session:
-            row = await session.get(SpotifyToken, user)
+        try:
+            async with self.database.sessions() as session:
+                row = await session.get(SpotifyToken, user)
+        except UndecryptableToken:
+            # Its key was retired before `rotate` re-encrypted it: only a new login helps.
+            await self.refused(user, "stored tokens cannot be decrypted with the current keys")
+            return None
         if row is None:
             return None
         return AccessToken(
