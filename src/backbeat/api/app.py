@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from backbeat.api import dashboard
 from backbeat.api.errors import install_error_handlers
 from backbeat.api.routes import (
     auth,
@@ -52,10 +53,12 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[Plugin] = 
             InboundLimits.from_settings(settings) as inbound,
             open_services(settings) as services,
             embedded_jobs(services, consumers=consumers, plugins=plugins) as jobs,
+            dashboard.open_dashboard(services) as board,
         ):
             app.state.services = services
             app.state.jobs = jobs
             app.state.inbound = inbound
+            app.state.dashboard = board
             log.info("API ready (job consumers %s)", "embedded" if consumers else "elsewhere")
             yield
 
@@ -73,4 +76,5 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[Plugin] = 
     app.include_router(metrics.router)
     app.include_router(status.router)
     app.include_router(health.router)
+    app.include_router(dashboard.router)
     return app

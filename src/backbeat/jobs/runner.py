@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -214,9 +215,10 @@ def register_tasks(
 
     def run_job(job_id: str) -> None:
         # Thin on purpose: the service runs on the process's loop, the outcome is in the row.
+        started = time.monotonic()
         outcome = bridge.run(lambda: runner.run(job_id))
         log.debug("job %s: %s %s", job_id, outcome.status, outcome.note)
         if metrics is not None and outcome.kind is not None:
-            metrics.outcome(outcome.kind, outcome.status)
+            metrics.outcome(outcome.kind, outcome.status, time.monotonic() - started)
 
     queues.register(run_job, retries=retries, retry_delay=retry_delay)

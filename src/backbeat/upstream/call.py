@@ -8,7 +8,7 @@ import hashlib
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
@@ -19,6 +19,7 @@ from backbeat.ratelimit import Grant, Limiter, OpClass, Priority, UpstreamBanned
 from backbeat.ratelimit.limiter import DEFAULT_MAX_WAIT
 from backbeat.upstream.cache import ResponseCache
 from backbeat.upstream.dedup import Dedup
+from backbeat.upstream.metrics import UpstreamMetrics
 
 QUOTA_REASON = "QUOTA_EXCEEDED"
 
@@ -114,6 +115,7 @@ class Upstream:
         dedup: Dedup | None = None,
         retry: RetryPolicy | None = None,
         namespace: str = "",
+        metrics: UpstreamMetrics | None = None,
     ) -> None:
         """`namespace` prefixes endpoint names in the shared cache (e.g. `reccobeats.`)."""
         self.name = name
@@ -127,6 +129,7 @@ class Upstream:
         self.dedup = dedup
         self.retry = retry or RetryPolicy()
         self.namespace = namespace
+        self.metrics = metrics
         self.upstream_requests = 0  # sent over the network by this process
 
     async def call(self, request: Request) -> Any:
@@ -212,6 +215,8 @@ class Upstream:
             priority=request.priority,
             max_wait=remaining,
         )
+        if self.metrics is not None:
+            self.metrics.granted(self.app, request.op_class, request.priority.name, grant.waited)
         token = request.token or await self.tokens.token(request.user)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
@@ -225,6 +230,8 @@ class Upstream:
                 timeout=max(0.5, min(remaining, self.http.timeout.read or remaining)),
             )
         except (httpx.TimeoutException, httpx.TransportError) as error:
+            if self.metrics is not None:
+                self.metrics.answered(self.app, request.op_class, request.endpoint, None)
             await self.limiter.report(grant, "server_error")
             raise Retryable(self.name, request.endpoint, None, type(error).__name__) from error
         return await self._outcome(request, grant, response, token, refused)
@@ -238,11 +245,21 @@ class Upstream:
         refused: list[str],
     ) -> Answer:
         status = response.status_code
+        if self.metrics is not None:
+            self.metrics.answered(self.app, request.op_class, request.endpoint, status)
         if status == 429:
             retry_after = retry_after_of(response)
             message, reason = _error_of(response)
-            if reason == QUOTA_REASON:
-                await self.limiter.report(grant, "quota", retry_after)
+            ban_after = self.limiter.policy(self.app).ban_threshold
+            if self.metrics is not None:
+                self.metrics.throttled(self.app, reason == QUOTA_REASON, retry_after, ban_after)
+            # A quota answer, or a wait longer than the ban threshold (the limiter records it
+            # as a ban either way): callers defer instead of retrying into it.
+            if reason == QUOTA_REASON or (retry_after or 0.0) > ban_after:
+                kind: Literal["quota", "rate_limited"] = (
+                    "quota" if reason == QUOTA_REASON else "rate_limited"
+                )
+                await self.limiter.report(grant, kind, retry_after)
                 raise UpstreamBanned(self.app, self.clock.time() + (retry_after or 0.0))
             await self.limiter.report(grant, "rate_limited", retry_after)
             raise Retryable(self.name, request.endpoint, 429, message, retry_after)

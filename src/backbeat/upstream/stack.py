@@ -20,6 +20,7 @@ from backbeat.upstream.cache import DEFAULT_TTLS, ResponseCache
 from backbeat.upstream.call import Upstream
 from backbeat.upstream.dedup import Dedup
 from backbeat.upstream.http import make_http_client
+from backbeat.upstream.metrics import UpstreamMetrics
 from backbeat.upstream.registry import IdRegistry
 
 
@@ -50,6 +51,7 @@ class UpstreamStack:
         cache_url = settings.cache.url or shared or "mem://"
         self.cache = ResponseCache.from_url(cache_url, {**DEFAULT_TTLS, **settings.cache.ttls})
         self.registry = IdRegistry.from_url(cache_url, self.clock)
+        self.metrics = UpstreamMetrics(self.cache)  # this process's registry, served at /metrics
         self.dedup = Dedup(self.redis, clock=self.clock)
         accounts = Accounts(
             self.http,
@@ -69,6 +71,7 @@ class UpstreamStack:
             self.clock,
             cache=self.cache,
             dedup=self.dedup,
+            metrics=self.metrics,
         )
         self.reccobeats_upstream = Upstream(
             "reccobeats",
@@ -81,6 +84,7 @@ class UpstreamStack:
             namespace="reccobeats.",
             cache=self.cache,
             dedup=self.dedup,
+            metrics=self.metrics,
         )
         self.reccobeats = ReccoBeatsClient(self.reccobeats_upstream, registry=self.registry)
         self.spotify = SpotifyClient(
