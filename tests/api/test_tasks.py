@@ -214,6 +214,8 @@ async def test_json_metrics_of_the_limiter_and_the_jobs(
     assert jobs["status_counts"]["succeeded"] == 1
     assert jobs["total_jobs"] == sum(jobs["status_counts"].values()) == 1
     assert set(jobs["queues"]) == {"spotify", "default", "leaderboard", "insights"}
+    assert set(jobs["scheduled"]) == set(jobs["queues"])
+    assert jobs["running"] is True  # embedded: this process consumes
     limiter = (await client.get("/metrics/rate-limiter")).json()
     assert limiter["limits"] == {"read": 80, "write": 30, "batch": 20}
     assert limiter["current_usage"] == {"read": 0, "write": 0, "batch": 0}

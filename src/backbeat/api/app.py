@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[Plugin] = 
         ):
             app.state.services = services
             app.state.jobs = jobs
+            app.state.consumers = consumers
             app.state.inbound = inbound
             app.state.dashboard = board
             log.info("API ready (job consumers %s)", "embedded" if consumers else "elsewhere")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from backbeat.api.auth import ServicesDep
 from backbeat.api.deps import JobRuntimeDep
@@ -43,14 +43,16 @@ async def rate_limiter(found: ServicesDep) -> dict[str, Any]:
 
 
 @router.get("/jobs")
-async def jobs(runtime: JobRuntimeDep) -> dict[str, Any]:
+async def jobs(request: Request, runtime: JobRuntimeDep) -> dict[str, Any]:
     counts = await runtime.store.counts()
     queues = runtime.queues
     pending = await asyncio.to_thread(lambda: {name: queues.pending(name) for name in queues.names})
+    later = await asyncio.to_thread(lambda: {name: queues.scheduled(name) for name in queues.names})
     return {
         "total_jobs": sum(counts.values()),
         "queue_length": sum(pending.values()),
         "status_counts": counts,
         "queues": pending,
-        "running": True,
+        "scheduled": later,  # retries, deferrals and spread-out scans waiting for their time
+        "running": bool(request.app.state.consumers),  # consumers inside this process
     }
