@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from backbeat.cli import bench, config, db, demo, plan, process, simulator
+from backbeat.cli import bench, config, db, demo, keys, plan, process, simulator
 
 app = typer.Typer(
     name="backbeat",
@@ -16,6 +16,7 @@ app.add_typer(simulator.app, name="simulator")
 app.add_typer(bench.app, name="bench")
 app.add_typer(db.app, name="migrate")
 app.add_typer(config.app, name="config")
+app.add_typer(keys.app, name="keys")
 app.command("demo")(demo.demo)
 app.command("plan")(plan.plan)
 app.command("serve")(process.serve)
