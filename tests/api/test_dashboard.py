@@ -194,6 +194,15 @@ async def test_a_wrong_token_is_a_401_without_a_cookie(deployment: Deployment) -
         assert not client.cookies
 
 
+async def test_guessing_the_admin_token_is_cut_short(deployment: Deployment) -> None:
+    async with httpx.AsyncClient(base_url=deployment.api) as client:
+        statuses = [
+            (await client.post("/dashboard/login", data={"token": f"guess-{n}"})).status_code
+            for n in range(11)
+        ]
+    assert statuses == [401] * 10 + [429]  # ten tries per ten minutes per address
+
+
 async def test_the_data_needs_the_admin(deployment: Deployment, alice: httpx.AsyncClient) -> None:
     async with httpx.AsyncClient(base_url=deployment.api) as client:
         assert (await client.get("/dashboard/data")).status_code == 401

@@ -10,7 +10,8 @@ from backbeat.config import Settings
 from backbeat.errors import TooManyRequests
 from backbeat.ratelimit import Limiter, Policy, Priority, Rate, SlotTimeout
 
-Action = Literal["ingest", "insights", "organizer"]
+Action = Literal["ingest", "insights", "organizer", "admin_login"]
+ADMIN_LOGINS = "10/600"  # per client address
 
 
 class InboundLimits:
@@ -25,6 +26,7 @@ class InboundLimits:
             "ingest": Rate.parse(settings.auth.ingest_rate),
             "insights": Rate.parse(settings.auth.insights_rate),
             "organizer": Rate.parse(settings.organizer.scan_rate),
+            "admin_login": Rate.parse(ADMIN_LOGINS),
         }
         return cls(Limiter.from_url(url, {}), rates)
 

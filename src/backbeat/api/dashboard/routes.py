@@ -26,7 +26,7 @@ from backbeat.api.dashboard.display import fields
 from backbeat.api.dashboard.history import BudgetHistory
 from backbeat.api.dashboard.page import csp, dashboard_page, login_page, notice_page
 from backbeat.api.dashboard.state import dashboard_data
-from backbeat.api.deps import JobRuntimeDep
+from backbeat.api.deps import InboundDep, JobRuntimeDep
 from backbeat.errors import NotAuthenticated
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
@@ -74,9 +74,16 @@ async def login_form(request: Request, access: AccessDep) -> Response:
 
 
 @router.post("/login", response_model=None)
-async def log_in(access: AccessDep, token: Annotated[str, Form(max_length=1000)] = "") -> Response:
+async def log_in(
+    request: Request,
+    access: AccessDep,
+    inbound: InboundDep,
+    token: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
     if not access.enabled:
         return _disabled()
+    # Guessing the token takes many tries: a few per client address (429 beyond them).
+    await inbound.check("admin_login", request.client.host if request.client else "unknown")
     if not access.token_matches(token):
         nonce = secrets.token_urlsafe(16)
         return _html(login_page(nonce, error="That is not the admin token."), nonce, 401)
