@@ -122,3 +122,45 @@ async def test_the_api_describes_itself(deployment: Deployment, path: str) -> No
                 assert names == {"Admin token"}
             else:
                 assert names == {"API token", "Session cookie"}, (method, route)
+
+
+async def callback_of(client: httpx.AsyncClient, sim_user: str) -> httpx.URL:
+    """Start a login and let the simulator consent; the callback URL, not yet visited."""
+    started = await client.get("/auth/login", follow_redirects=False)
+    consent = await client.get(
+        f"{started.headers['location']}&sim_user={sim_user}", follow_redirects=False
+    )
+    return httpx.URL(consent.headers["location"])
+
+
+async def test_oauth_forgeries_are_refused(deployment: Deployment) -> None:
+    async with browser(deployment) as client:
+        callback = await callback_of(client, "user0013")
+        forged = callback.copy_set_param("state", "someone-elses")
+        assert (await client.get(str(forged), follow_redirects=False)).status_code == 422
+        assert (await client.get(str(callback))).status_code == 200  # the real one logs in
+
+        # The same code again, under a new login's (matching) state: Spotify refuses it.
+        restarted = await client.get("/auth/login", follow_redirects=False)
+        state = httpx.URL(restarted.headers["location"]).params["state"]
+        replay = callback.copy_set_param("state", state)
+        replayed = await client.get(str(replay), follow_redirects=False)
+        assert replayed.status_code == 422
+        assert "Spotify refused it" in replayed.json()["error"]["message"]
+
+        # A fresh code presented with another login's verifier (its challenge differs).
+        fresh = await callback_of(client, "user0013")
+        restarted = await client.get("/auth/login", follow_redirects=False)
+        state = httpx.URL(restarted.headers["location"]).params["state"]
+        mismatched = await client.get(
+            str(fresh.copy_set_param("state", state)), follow_redirects=False
+        )
+        assert mismatched.status_code == 422
+        assert "Spotify refused it" in mismatched.json()["error"]["message"]
+
+    async with browser(deployment) as other:  # a code without this browser's login cookie
+        stolen = await callback_of(other, "user0014")
+        other.cookies.clear()
+        refused = await other.get(str(stolen), follow_redirects=False)
+        assert refused.status_code == 422
+        assert "no login in progress" in refused.json()["error"]["message"]

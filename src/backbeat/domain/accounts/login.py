@@ -19,7 +19,7 @@ from backbeat.config import Settings
 from backbeat.domain.accounts.sessions import Sessions
 from backbeat.domain.accounts.tokens import DatabaseUserTokens
 from backbeat.domain.accounts.users import UserAccounts
-from backbeat.errors import InvalidRequest
+from backbeat.errors import InvalidRequest, UpstreamAuthError
 from backbeat.ratelimit import Priority
 from backbeat.spotify import models as m
 from backbeat.spotify.auth import Accounts
@@ -87,12 +87,18 @@ class LoginFlow:
             raise InvalidRequest("state", "no login in progress here (or it expired); start again")
         if not secrets.compare_digest(pending["state"], state):
             raise InvalidRequest("state", "does not match the login this browser started")
-        token = await self.accounts.grant(
-            grant_type="authorization_code",
-            code=code,
-            redirect_uri=self.settings.auth.redirect_uri,
-            code_verifier=pending["verifier"],
-        )
+        try:
+            token = await self.accounts.grant(
+                grant_type="authorization_code",
+                code=code,
+                redirect_uri=self.settings.auth.redirect_uri,
+                code_verifier=pending["verifier"],
+            )
+        except UpstreamAuthError as error:
+            if error.status != 400:  # 5xx, no answer: Spotify's trouble, not the request's
+                raise
+            # A used, expired or forged code, or a verifier that does not match its challenge.
+            raise InvalidRequest("code", f"Spotify refused it: {error.message}") from error
         answer = await self.spotify.call(
             Request("me", "/me", priority=Priority.HIGH, token=token.value)
         )
