@@ -22,7 +22,7 @@ from backbeat.config import (
     Settings,
 )
 from backbeat.domain.services import Services
-from backbeat.errors import TooManyRequests, UpstreamNotFound
+from backbeat.errors import TooManyRequests, UpstreamError, UpstreamNotFound
 from backbeat.jobs import JobKind, JobRecord
 from backbeat.jobs.runtime import Contribution, JobContext, JobRuntime
 from backbeat.ratelimit import SlotTimeout, UpstreamBanned
@@ -147,6 +147,8 @@ async def test_tasks_are_their_users_alone(app: FastAPI, client: httpx.AsyncClie
     [
         (lambda: UpstreamNotFound("spotify", "tracks", 404, "no such track"), 404, None),
         (lambda: TooManyRequests("ingest", 41.5), 429, "42"),
+        (lambda: UpstreamError("spotify", "artist", 400, "Invalid base62 id"), 422, None),
+        (lambda: UpstreamError("spotify", "playlist", 409, "conflict"), 502, None),
         (lambda: UpstreamBanned("spotify:app", time.time() + 3599.5), 503, "3600"),
         (lambda: SlotTimeout("spotify:app", 5.0, 12.2, "busy"), 503, "13"),
     ],

@@ -33,6 +33,7 @@ from backbeat.errors import (
     ReloginRequired,
     TooManyRequests,
     UpstreamAuthError,
+    UpstreamError,
     UpstreamNotFound,
     UpstreamUnavailable,
 )
@@ -56,6 +57,7 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (UpstreamNotFound, 404),
     (UpstreamAuthError, 502),
     (UpstreamUnavailable, 503),
+    (UpstreamError, 502),  # the upstream refused what we sent (400 is mapped below)
     (UpstreamBanned, 503),
     (SlotTimeout, 503),
     (RateLimitError, 503),
@@ -81,6 +83,9 @@ def _retry_after(error: Exception) -> dict[str, str] | None:
 
 
 async def _domain_error(request: Request, error: Exception) -> JSONResponse:
+    if type(error) is UpstreamError and error.status == 400:
+        # The upstream found the request malformed: here, a caller's value it would not take.
+        return error_response(422, str(error))
     for kind, status in STATUS_BY_ERROR:
         if isinstance(error, kind):
             headers = dict(_retry_after(error) or {})

@@ -21,7 +21,8 @@ from backbeat.ratelimit import Priority
 
 router = APIRouter(prefix="/api/ranking", tags=["ranking"])
 
-SpotifyId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
+# Spotify ids are 22 base-62 characters: anything else is refused before it costs a call.
+SpotifyId = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{22}$")]
 
 
 class NewSession(BaseModel):
