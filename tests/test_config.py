@@ -37,3 +37,17 @@ def test_policies_from_settings() -> None:
 def test_a_malformed_rate_is_refused_with_a_message() -> None:
     with pytest.raises(ValidationError, match="LIMIT/SECONDS"):
         RateLimitSettings(spotify_read="eighty per minute")
+
+
+def test_a_time_scaled_budget_divides_every_window_but_not_the_margin() -> None:
+    from backbeat.config import RateLimitSettings
+
+    scaled = RateLimitSettings(spotify_shared="100/30").time_scaled(60)
+    assert (scaled.spotify_read, scaled.spotify_write, scaled.spotify_batch) == (
+        "80/0.5",
+        "30/0.5",
+        "20/0.5",
+    )
+    assert scaled.spotify_shared == "100/0.5"
+    assert scaled.margin == RateLimitSettings().margin
+    assert RateLimitSettings().time_scaled(2).spotify_shared is None

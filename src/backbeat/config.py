@@ -127,6 +127,18 @@ class RateLimitSettings(BaseModel):
         "its grant, and two calls' delays differ",
     )
 
+    def time_scaled(self, scale: float) -> RateLimitSettings:
+        """The same Spotify budget with every window divided by `scale` (the simulator's time
+        scale); the margin stays, since network delays do not shrink."""
+        windows = ("spotify_read", "spotify_write", "spotify_batch", "spotify_shared")
+        scaled = {}
+        for name in windows:
+            text = getattr(self, name)
+            if text is not None:
+                rate = Rate.parse(text)
+                scaled[name] = f"{rate.limit}/{rate.period / scale:g}"
+        return self.model_copy(update=scaled)
+
     def _rate(self, text: str) -> Rate:
         rate = Rate.parse(text)
         return Rate(rate.limit, rate.period + self.margin)

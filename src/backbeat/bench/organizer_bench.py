@@ -39,17 +39,6 @@ BASE = "http://sim"
 CLIENT = ("backbeat-bench", "backbeat-bench-secret")
 
 
-def scaled_limits(time_scale: float) -> RateLimitSettings:
-    """Spotify's default budget with every window divided by the time scale."""
-    defaults = RateLimitSettings()
-    scale = {name: getattr(defaults, f"spotify_{name}") for name in ("read", "write", "batch")}
-    scaled = {}
-    for name, text in scale.items():
-        limit, period = text.split("/")
-        scaled[f"spotify_{name}"] = f"{limit}/{float(period) / time_scale:g}"
-    return RateLimitSettings(**scaled)
-
-
 async def _login(plain: httpx.AsyncClient, user: str) -> dict[str, Any]:
     redirect = "http://127.0.0.1:9/callback"
     params = {
@@ -75,7 +64,7 @@ async def bench_organizer(users: int, time_scale: float, workers: int) -> dict[s
     simulator = SimulatorSettings(artists=80, users=users, time_scale=time_scale, limit=100)
     app = create_app(simulator, SystemClock())
     transport = httpx.ASGITransport(app=app)
-    limits = scaled_limits(time_scale)
+    limits = RateLimitSettings().time_scaled(time_scale)
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings(
             environment="test",

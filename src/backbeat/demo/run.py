@@ -45,13 +45,7 @@ SIM_LIMIT = 100  # the simulated app's requests per rolling 30 s, over every cla
 REDIRECT = "http://127.0.0.1:9/callback"
 
 
-def _scaled(rate: str, scale: float) -> str:
-    limit, period = rate.split("/")
-    return f"{limit}/{float(period) / scale:g}"
-
-
 def demo_settings(var: Path, sim_url: str, api_port: int, scale: float) -> Settings:
-    defaults = RateLimitSettings()
     jobs = JobsSettings()
     return Settings(
         environment="development",
@@ -63,13 +57,10 @@ def demo_settings(var: Path, sim_url: str, api_port: int, scale: float) -> Setti
             accounts_url=sim_url,
         ),
         reccobeats=ReccoBeatsSettings(url=f"{sim_url}/reccobeats"),
-        ratelimit=RateLimitSettings(
-            spotify_read=_scaled(defaults.spotify_read, scale),
-            spotify_write=_scaled(defaults.spotify_write, scale),
-            spotify_batch=_scaled(defaults.spotify_batch, scale),
-            # The simulated app may make 100 calls per window in all: one window over them all.
-            spotify_shared=f"{SIM_LIMIT}/{30 / scale:g}",
-        ),
+        # The simulated app may make 100 calls per window in all: one window over them all.
+        ratelimit=RateLimitSettings(spotify_shared=f"{SIM_LIMIT}/30")
+        .time_scaled(scale)
+        .model_copy(update={"spotify_shared": f"{SIM_LIMIT}/{30 / scale:g}"}),
         database=DatabaseSettings(url=f"sqlite:///{var / 'backbeat.db'}"),
         security=SecuritySettings(token_keys=[Fernet.generate_key().decode()]),
         auth=AuthSettings(

@@ -171,13 +171,10 @@ async def _after_change(
 ) -> None:
     """Every few informative duels, refit the session; every duel, refresh the artist's
     leaderboard (one job per artist at a time; it counts what arrived meanwhile)."""
-    if await ranking.duels_since_fit(session_id) >= RANK_EVERY:
+    unfitted, artist = await ranking.pending(session_id)
+    if unfitted >= RANK_EVERY:
         await _rank(jobs, user_id, session_id, Priority.NORMAL)
-    view = await ranking.get(user_id, session_id)
-    if view.artist_spotify_id is not None:
+    if artist is not None:
         await jobs.enqueuer.enqueue(
-            LEADERBOARD,
-            {"artist_id": view.artist_spotify_id},
-            priority=Priority.NORMAL,
-            dedupe=view.artist_spotify_id,
+            LEADERBOARD, {"artist_id": artist}, priority=Priority.NORMAL, dedupe=artist
         )

@@ -3,6 +3,7 @@ best first with each song's score."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -136,10 +137,4 @@ class Duel(BaseModel):
 
     @classmethod
     def of(cls, record: DuelRecord) -> Duel:
-        return cls(
-            comparison_id=record.comparison_id,
-            winner_id=record.winner_id,
-            loser_id=record.loser_id,
-            outcome=record.outcome,
-            duels=record.duels,
-        )
+        return cls.model_validate(asdict(record))

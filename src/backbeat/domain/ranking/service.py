@@ -196,11 +196,16 @@ class RankingService:
             return await duels.undo_last(session, user_id, session_id, self._now())
 
     async def duels_since_fit(self, session_id: str) -> int:
+        return (await self.pending(session_id))[0]
+
+    async def pending(self, session_id: str) -> tuple[int, str | None]:
+        """What a duel leaves to do, in one read: the informative duels the ranking does not
+        reflect yet, and the session's artist (whose leaderboard counts the duel)."""
         async with self.database.sessions() as session:
             row = await session.get(RankingSession, session_id)
             if row is None:
                 raise not_found(session_id)
-            return await fitting.duels_since_fit(session, row)
+            return await fitting.duels_since_fit(session, row), row.artist_spotify_id
 
     async def recompute(self, session_id: str) -> model.Fit:
         """Fit the live duels and store ranking, convergence and `ranked_at`."""
