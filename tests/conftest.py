@@ -115,3 +115,16 @@ def _root_logging() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("backbeat fault suite")
+    group.addoption(
+        "--long-faults", action="store_true", help="run the fault suite's long variants"
+    )
+    group.addoption(
+        "--reliability-report",
+        default=None,
+        metavar="PATH",
+        help="write what the fault suite injected and observed to PATH (docs/reliability.md)",
+    )
