@@ -51,6 +51,13 @@ class SimulatorSettings(BaseModel):
     seed: int = 42
     artists: int = Field(default=400, ge=1)
     users: int = Field(default=1000, ge=1)
+    taste_zipf: float | None = Field(
+        default=None,
+        gt=0,
+        description="users pick favourite artists with Zipf weights 1/rank^s (rank by "
+        "popularity within their languages) instead of popularity weights: a heavier overlap "
+        "between users, as on a real shared catalog",
+    )
     mode: AppMode = "extended"
     time_scale: float = Field(default=1.0, gt=0, description="every period is divided by this")
 

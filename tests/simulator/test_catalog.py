@@ -77,3 +77,18 @@ def test_generated_playlists_resolve_by_id_without_their_owner_loaded() -> None:
     assert found is not None
     assert found.owner_id == owner.id
     assert fresh.get("0" * 22) is None
+
+
+def test_zipf_taste_concentrates_users_on_the_popular_artists() -> None:
+    from collections import Counter
+
+    from backbeat.simulator.users import Users
+
+    catalog = Catalog(42, 400)
+
+    def top_share(users: Users) -> float:
+        """Share of all favourite picks that fall on the 40 most picked artists."""
+        picks = Counter(a for i in range(60) for a in users.profile(i).top_artists["long_term"])
+        return sum(n for _, n in picks.most_common(40)) / sum(picks.values())
+
+    assert top_share(Users(catalog, 60, zipf=1.1)) > 1.4 * top_share(Users(catalog, 60))

@@ -108,3 +108,14 @@ def test_reset_clears_counts_but_keeps_limits() -> None:
     stats.admitted("app", "search", "read", 1.0)
     app = stats.snapshot()["apps"]["app"]
     assert (app["requests"], app["max_in_window"], app["limit"], app["window_s"]) == (0, 1, 7, 9)
+
+
+def test_timeline_lists_admissions_in_real_seconds() -> None:
+    stats = Stats(60.0)
+    stats.configure("app", limit=80, window=30)
+    for at in (1.0, 1.2, 1.7):
+        stats.admitted("app", "search", "read", at)
+    stats.responded("app", "search", "read", 429)  # refused: not in the timeline
+    line = stats.timeline("app")
+    assert line == {"app": "app", "limit": 80, "window_real_s": 0.5, "admitted_at": [1.0, 1.2, 1.7]}
+    assert stats.timeline("nobody")["admitted_at"] == []

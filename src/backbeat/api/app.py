@@ -28,6 +28,7 @@ from backbeat.api.routes import (
     users,
 )
 from backbeat.api.throttle import InboundLimits
+from backbeat.api.timing import LimiterTiming
 from backbeat.config import Settings
 from backbeat.domain.services import open_services
 from backbeat.jobs.host import embedded_jobs
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[Plugin] = 
 
     app = FastAPI(title="backbeat", lifespan=lifespan)
     install_error_handlers(app)
+    app.add_middleware(LimiterTiming)
     app.include_router(auth.router)
     app.include_router(users.router)
     app.include_router(listening.router)

@@ -10,7 +10,15 @@ from starlette.exceptions import HTTPException
 
 from backbeat.clock import Clock, SystemClock
 from backbeat.config import SimulatorSettings
-from backbeat.simulator import api_catalog, api_features, api_me, api_playlists, control, reccobeats
+from backbeat.simulator import (
+    api_catalog,
+    api_features,
+    api_me,
+    api_playlists,
+    control,
+    reccobeats,
+    timeline,
+)
 from backbeat.simulator.accounts import accounts_router
 from backbeat.simulator.errors import (
     AccountsError,
@@ -51,7 +59,7 @@ def create_app(settings: SimulatorSettings | None = None, clock: Clock | None = 
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(SimulatorMiddleware, stats=simulator.stats)
-    for module in (api_catalog, api_features, api_me, api_playlists, reccobeats, control):
+    for module in (api_catalog, api_features, api_me, api_playlists, reccobeats, control, timeline):
         app.include_router(module.router)
     app.include_router(accounts_router())
     return app

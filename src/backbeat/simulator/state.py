@@ -40,7 +40,7 @@ class Simulator:
     @classmethod
     def build(cls, settings: SimulatorSettings, clock: Clock) -> Simulator:
         catalog = Catalog(settings.seed, settings.artists)
-        users = Users(catalog, settings.users)
+        users = Users(catalog, settings.users, zipf=settings.taste_zipf)
         stats = Stats(settings.time_scale, limit=settings.limit, window=settings.window)
         recco = EnforcementPolicy.reccobeats(settings)
         stats.configure(RECCOBEATS_APP, limit=recco.limit, window=recco.window)

@@ -79,6 +79,7 @@ class _AppCounts:
     total: _Counts
     by_endpoint: dict[str, _Counts] = field(default_factory=dict)
     by_class: dict[str, _Counts] = field(default_factory=dict)
+    admitted_at: list[float] = field(default_factory=list)  # real seconds, for the timeline
 
 
 class Stats:
@@ -110,6 +111,7 @@ class Stats:
     def admitted(self, app: str, endpoint: str, op_class: OpClass, at: float) -> None:
         """A request passed rate enforcement at real time `at`."""
         counts = self._app(app)
+        counts.admitted_at.append(at)
         counts.total.rolling.add(at)
         self._endpoint(counts, endpoint).rolling.add(at)
         self._class(counts, op_class).rolling.add(at)
@@ -138,6 +140,19 @@ class Stats:
                 },
             }
         return {"time_scale": self.time_scale, "apps": apps}
+
+    def timeline(self, app: str) -> dict[str, Any]:
+        """When each of the app's requests passed enforcement (real seconds on the enforcer's
+        clock), with its limit and its window in real seconds: what a plot of requests per
+        rolling window needs."""
+        counts = self._apps.get(app)
+        limits = counts.limits if counts else self._limits.get(app, self._default)
+        return {
+            "app": app,
+            "limit": limits.limit,
+            "window_real_s": self._real(limits.window),
+            "admitted_at": list(counts.admitted_at) if counts else [],
+        }
 
     def reset(self) -> None:
         """Forget every count; configured limits stay."""

@@ -60,9 +60,10 @@ class UserProfile:
 class Users:
     """The directory of simulated users: `user0000` … `userNNNN`."""
 
-    def __init__(self, catalog: Catalog, count: int) -> None:
+    def __init__(self, catalog: Catalog, count: int, *, zipf: float | None = None) -> None:
         self.catalog = catalog
         self.count = count
+        self.zipf = zipf
         self._width = max(4, len(str(count - 1)))
         self.profile = lru_cache(maxsize=4096)(self._generate)
 
@@ -87,15 +88,15 @@ class Users:
         return None if index is None else self.profile(index)
 
     def _generate(self, index: int) -> UserProfile:
-        return _Taste(self.catalog, random.Random(f"{self.catalog.seed}:user:{index}")).profile(
-            self.user_id(index), index
-        )
+        rng = random.Random(f"{self.catalog.seed}:user:{index}")
+        return _Taste(self.catalog, rng, self.zipf).profile(self.user_id(index), index)
 
 
 class _Taste:
-    def __init__(self, catalog: Catalog, rng: random.Random) -> None:
+    def __init__(self, catalog: Catalog, rng: random.Random, zipf: float | None = None) -> None:
         self.catalog = catalog
         self.rng = rng
+        self.zipf = zipf
 
     def profile(self, user_id: str, index: int) -> UserProfile:
         rng = self.rng
@@ -130,7 +131,11 @@ class _Taste:
     def favourite_artists(self, languages: tuple[str, ...]) -> list[str]:
         pool = [a for code in languages for a in self.catalog.language_artists.get(code, [])]
         pool = pool or list(self.catalog.artists)
-        weights = [self.catalog.artists[a].popularity + 5 for a in pool]
+        if self.zipf is None:
+            weights = [float(self.catalog.artists[a].popularity + 5) for a in pool]
+        else:
+            pool.sort(key=lambda a: (-self.catalog.artists[a].popularity, a))
+            weights = [1 / (rank + 1) ** self.zipf for rank in range(len(pool))]
         chosen = dict.fromkeys(self.rng.choices(pool, weights, k=60))
         return list(chosen)[:50]
 

@@ -17,6 +17,7 @@ from backbeat.clock import Clock
 from backbeat.errors import UpstreamAuthError, UpstreamError, UpstreamNotFound, UpstreamUnavailable
 from backbeat.ratelimit import Grant, Limiter, OpClass, Priority, UpstreamBanned
 from backbeat.ratelimit.limiter import DEFAULT_MAX_WAIT
+from backbeat.upstream import timing
 from backbeat.upstream.cache import ResponseCache
 from backbeat.upstream.dedup import Dedup
 from backbeat.upstream.metrics import UpstreamMetrics
@@ -217,6 +218,7 @@ class Upstream:
         )
         if self.metrics is not None:
             self.metrics.granted(self.app, request.op_class, request.priority.name, grant.waited)
+        timing.record(grant.waited)
         token = request.token or await self.tokens.token(request.user)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
