@@ -32,3 +32,14 @@ async def test_bad_searches_are_422(alice: httpx.AsyncClient) -> None:
         response = await alice.get("/api/search", params=params)
         assert response.status_code == 422, params
         assert response.json()["error"]["message"]
+
+
+async def test_an_album_by_id_and_a_bad_id(alice: httpx.AsyncClient) -> None:
+    found = (await alice.get("/api/search", params={"q": "a", "type": "album"})).json()
+    album_id = found["items"][0]["id"]
+    album = await alice.get(f"/api/albums/{album_id}")
+    assert album.status_code == 200
+    assert album.json()["id"] == album_id
+    assert album.json()["tracks"]["items"]
+    assert (await alice.get("/api/albums/not-an-id")).status_code == 422
+    assert (await alice.get(f"/api/albums/{'Z' * 22}")).status_code == 404

@@ -1,13 +1,16 @@
-"""`GET /api/search`: the catalog, through backbeat's client (shared budget, cache, dedup)."""
+"""`GET /api/search` and `GET /api/albums/{id}`: the catalog, through backbeat's client (shared
+budget, cache, dedup), at HIGH priority since a user is waiting."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from backbeat.api.auth import Caller, ServicesDep
 from backbeat.domain.search import MAX_RESULTS, Found, SearchType, search
+from backbeat.ratelimit import Priority
+from backbeat.spotify.models import Album
 
 router = APIRouter(prefix="/api", tags=["catalog"])
 
@@ -22,3 +25,13 @@ async def search_catalog(
 ) -> Found:
     """Artists, albums or tracks by name, best matches first."""
     return await search(found.upstreams.spotify, q, type, limit)
+
+
+@router.get("/albums/{album_id}")
+async def album(
+    caller: Caller,
+    found: ServicesDep,
+    album_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9]{22}$")],
+) -> Album:
+    """One album with its first page of tracks, as Spotify describes it."""
+    return await found.upstreams.spotify.album(album_id, priority=Priority.HIGH)
