@@ -61,6 +61,11 @@ async def test_metrics_count_what_the_api_did(
     assert value(found, waits, app=spotify, priority="HIGH") >= 3  # the searches, the retry
     assert value(found, "backbeat_limiter_wait_seconds_bucket", le="+Inf") == value(found, calls)
 
+    # Calls asked for: three searches, one answered by the cache.
+    asked = "backbeat_upstream_requests_total"
+    assert value(found, asked, app=spotify, endpoint="search") == 3
+    assert value(found, asked, app=spotify) >= 3 + ingest_calls
+
     # The cache's own counters.
     assert value(found, "backbeat_cache_hits_total", endpoint="search") == 1
     assert value(found, "backbeat_cache_misses_total", endpoint="search") == 2

@@ -135,6 +135,8 @@ class Upstream:
 
     async def call(self, request: Request) -> Any:
         """The JSON answer (None for an empty one), or a typed error."""
+        if self.metrics is not None:
+            self.metrics.asked_for(self.app, request.endpoint)
         if request.method != "GET":
             return (await self._fetch(request)).body
         key = self._key(request)

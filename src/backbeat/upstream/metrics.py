@@ -1,6 +1,8 @@
 """Upstream metrics in Prometheus' format, one registry per `UpstreamStack` (never module-level
 globals, so tests and several stacks in one process never share counters).
 
+- `backbeat_upstream_requests_total{app,endpoint}`: calls asked of the client, before the cache
+  and in-flight sharing answer some of them (what a client without them would send);
 - `backbeat_upstream_calls_total{app,class,endpoint,status}`: requests sent, by the HTTP status
   that came back (`error` for a timeout or a connection failure);
 - `backbeat_upstream_429_total{app,reason}`: 429 answers, by what the limiter made of them
@@ -49,6 +51,12 @@ class UpstreamMetrics:
         self, cache: ResponseCache | None = None, registry: CollectorRegistry | None = None
     ) -> None:
         self.registry = registry or CollectorRegistry()
+        self.asked = Counter(
+            "backbeat_upstream_requests",
+            "Calls asked of the upstream client, before the cache and in-flight sharing.",
+            ["app", "endpoint"],
+            registry=self.registry,
+        )
         self.calls = Counter(
             "backbeat_upstream_calls",
             "Requests sent upstream by app, operation class, endpoint and HTTP status.",
@@ -70,6 +78,9 @@ class UpstreamMetrics:
         )
         if cache is not None:
             self.registry.register(CacheCollector(cache))
+
+    def asked_for(self, app: str, endpoint: str) -> None:
+        self.asked.labels(app, endpoint).inc()
 
     def granted(self, app: str, op_class: str, priority: str, waited: float) -> None:
         self.waits.labels(app, op_class, priority).observe(max(0.0, waited))
