@@ -32,32 +32,13 @@ from backbeat.db.engine import open_database
 from backbeat.db.models import User
 from backbeat.domain.organizer import CallsPerUser, OrganizerScan, TrackLanguage, fan_out_plan
 from backbeat.simulator import create_app
+from backbeat.simulator.consent import consent
 from backbeat.spotify.auth import AccessToken, MemoryUserTokens
 from backbeat.upstream.stack import UpstreamStack
 
 BASE = "http://sim"
 CLIENT = ("backbeat-bench", "backbeat-bench-secret")
-
-
-async def _login(plain: httpx.AsyncClient, user: str) -> dict[str, Any]:
-    redirect = "http://127.0.0.1:9/callback"
-    params = {
-        "client_id": CLIENT[0],
-        "response_type": "code",
-        "redirect_uri": redirect,
-        "state": "s",
-        "sim_user": user,
-        "scope": "user-library-read playlist-read-private playlist-modify-private",
-    }
-    consent = await plain.get("/authorize", params=params)
-    code = httpx.URL(consent.headers["location"]).params["code"]
-    grant = await plain.post(
-        "/api/token",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect},
-        auth=CLIENT,
-    )
-    body: dict[str, Any] = grant.json()
-    return body
+SCOPES = "user-library-read playlist-read-private playlist-modify-private"
 
 
 async def bench_organizer(users: int, time_scale: float, workers: int) -> dict[str, Any]:
@@ -101,7 +82,12 @@ async def _run(
         async with database.sessions() as session, session.begin():
             session.add_all(User(id=name, spotify_id=name) for name in names)
         for name in names:
-            grant = await _login(plain, name)
+            grant = await consent(
+                plain,
+                name,
+                CLIENT,
+                "user-library-read playlist-read-private playlist-modify-private",
+            )
             expires = clock.time() + grant["expires_in"]
             await tokens.save(
                 name, AccessToken(grant["access_token"], expires, grant["refresh_token"])

@@ -37,12 +37,12 @@ from backbeat.domain.services import Services, open_services
 from backbeat.jobs.host import embedded_jobs
 from backbeat.jobs.runtime import JobRuntime
 from backbeat.simulator import create_app as create_simulator
+from backbeat.simulator.consent import consent
 from backbeat.simulator.server import BackgroundServer, free_port
 from backbeat.spotify.auth import AccessToken
 
 CLIENT = ("backbeat-demo", "backbeat-demo-secret")
 SIM_LIMIT = 100  # the simulated app's requests per rolling 30 s, over every class
-REDIRECT = "http://127.0.0.1:9/callback"
 
 
 def demo_settings(var: Path, sim_url: str, api_port: int, scale: float) -> Settings:
@@ -172,7 +172,7 @@ class DemoSystem:
         async with httpx.AsyncClient(base_url=self.sim_url, timeout=30) as sim:
             for n in range(self.users):
                 name = f"user{n:04d}"
-                grant = await _grant(sim, name, services.settings.auth.scopes)
+                grant = await consent(sim, name, CLIENT, services.settings.auth.scopes)
                 user = await services.users.find_or_create(name, display_name=name)
                 expires = services.clock.time() + grant["expires_in"]
                 token = AccessToken(
@@ -219,20 +219,3 @@ class DemoSystem:
         self.report.http_429 = stats.get("http_429", 0)
         self.report.max_in_window = stats.get("max_in_window", 0)
         self.report.limit = stats.get("limit", SIM_LIMIT)
-
-
-async def _grant(sim: httpx.AsyncClient, user: str, scopes: str) -> dict[str, Any]:
-    """The simulator's consent for `user`, exchanged for tokens (authorization code)."""
-    params = {
-        "client_id": CLIENT[0],
-        "response_type": "code",
-        "sim_user": user,
-        "redirect_uri": REDIRECT,
-        "state": "demo",
-        "scope": scopes,
-    }
-    consent = await sim.get("/authorize", params=params)
-    code = httpx.URL(consent.headers["location"]).params["code"]
-    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
-    answer: dict[str, Any] = (await sim.post("/api/token", data=form, auth=CLIENT)).json()
-    return answer
