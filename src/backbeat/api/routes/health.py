@@ -2,7 +2,8 @@
 
 - `GET /health/live`: the process answers (liveness; restart it when this fails).
 - `GET /health`: readiness — 200 when the database, Redis (when configured), the limiter's store
-  and the job queues answer; 503 naming what failed, so traffic goes elsewhere meanwhile.
+  and the job queues answer; 503 naming what failed (with `Retry-After`, as every 503 of the
+  API), so traffic goes elsewhere meanwhile.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from backbeat.jobs.runtime import JobRuntime
 
 router = APIRouter(tags=["operations"])
 CHECK_TIMEOUT = 3.0  # seconds: a check that hangs is a failed check
+RETRY_AFTER = 5  # seconds, on a 503: ask again soon
 
 
 @router.get("/health/live")
@@ -69,4 +71,6 @@ async def health(
             results[name] = f"unavailable: {type(error).__name__}"
             healthy = False
     body = {"status": "ok" if healthy else "unavailable", "checks": results}
-    return JSONResponse(body, status_code=200 if healthy else 503)
+    if healthy:
+        return JSONResponse(body)
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER)})
