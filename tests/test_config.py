@@ -51,3 +51,11 @@ def test_a_time_scaled_budget_divides_every_window_but_not_the_margin() -> None:
     assert scaled.spotify_shared == "100/0.5"
     assert scaled.margin == RateLimitSettings().margin
     assert RateLimitSettings().time_scaled(2).spotify_shared is None
+
+
+def test_a_ban_threshold_below_the_default_pause_cap_lowers_the_cap() -> None:
+    # A time-scaled ban threshold (here 2 s) used to make every policy invalid at start-up.
+    limits = RateLimitSettings(ban_threshold=2.0)
+    for policy in (limits.spotify_policy("app"), limits.reccobeats_policy()):
+        assert (policy.ban_threshold, policy.max_default_pause) == (2.0, 2.0)
+    assert RateLimitSettings().spotify_policy("app").max_default_pause == 30.0

@@ -150,6 +150,11 @@ class RateLimitSettings(BaseModel):
         rate = Rate.parse(text)
         return Rate(rate.limit, rate.period + self.margin)
 
+    def _max_default_pause(self) -> float:
+        # No pause may outlast the ban threshold: a threshold below the policy's default cap
+        # (e.g. time-scaled) lowers the cap instead of making the policy invalid.
+        return min(Policy.max_default_pause, self.ban_threshold)
+
     def spotify_policy(self, client_id: str) -> Policy:
         return Policy(
             app=f"spotify:{client_id}",
@@ -162,6 +167,7 @@ class RateLimitSettings(BaseModel):
             endpoints={k: tuple(map(self._rate, v)) for k, v in self.spotify_endpoints.items()},
             concurrency=self.spotify_concurrency,
             ban_threshold=self.ban_threshold,
+            max_default_pause=self._max_default_pause(),
             min_multiplier=self.min_multiplier,
         )
 
@@ -171,6 +177,7 @@ class RateLimitSettings(BaseModel):
             endpoints={k: tuple(map(self._rate, v)) for k, v in self.reccobeats_endpoints.items()},
             concurrency=self.reccobeats_concurrency,
             ban_threshold=self.ban_threshold,
+            max_default_pause=self._max_default_pause(),
             min_multiplier=self.min_multiplier,
         )
 

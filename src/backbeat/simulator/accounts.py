@@ -160,6 +160,10 @@ class Accounts:
         info = self._store.issue(app, grant.user_id, grant.scopes)
         return IssuedToken(info, refresh_token)
 
+    def revoke_user(self, user_id: str) -> tuple[int, int]:
+        """Revoke every token of the user: (access tokens, refresh tokens) revoked."""
+        return self._store.revoke_user(user_id)
+
     def resolve(self, authorization: str | None) -> TokenInfo:
         """The grant behind an `Authorization: Bearer …` header, or the Web API's error."""
         scheme, _, token = (authorization or "").strip().partition(" ")

@@ -1,5 +1,6 @@
 """The simulator's own endpoints: the stats benchmarks read, reset, health and ground truth, and
-development hooks (likes added to a user, targeted faults)."""
+development hooks (likes added to a user, targeted faults, a user's tokens revoked, the rate
+limit changed mid-run)."""
 
 from __future__ import annotations
 
@@ -92,3 +93,27 @@ async def add_fault(fault: Fault, request: Request) -> dict[str, Any]:
 async def clear_faults(request: Request) -> dict[str, str]:
     simulator_of(request).faults.clear_targets()
     return {"status": "cleared"}
+
+
+@router.delete("/users/{user_id}/tokens")
+async def revoke_tokens(user_id: str, request: Request) -> dict[str, Any]:
+    """The user takes back the access they gave: every access and refresh token of theirs stops
+    working at once (calls get 401, refreshes `invalid_grant`), until they consent again."""
+    sim = simulator_of(request)
+    if sim.users.get(user_id) is None:
+        raise SpotifyError(404, "Unknown user")
+    access, refresh = sim.accounts.revoke_user(user_id)
+    return {"user": user_id, "access_tokens": access, "refresh_tokens": refresh}
+
+
+class Limit(BaseModel):
+    limit: int = Field(gt=0, description="requests per rolling window, per app")
+
+
+@router.post("/limit")
+async def set_limit(limit: Limit, request: Request) -> dict[str, int]:
+    """Spotify changes its (unpublished) limit: every app's window admits `limit` calls from now
+    on. Calls already in the window count, so a lower limit refuses until enough expire. `POST
+    /_sim/reset` restores the configured limit."""
+    previous = simulator_of(request).spotify_limits.set_limit(limit.limit)
+    return {"limit": limit.limit, "previous": previous}

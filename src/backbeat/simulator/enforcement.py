@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from backbeat.clock import Clock
@@ -137,6 +137,16 @@ class Enforcer:
 
     def reset(self) -> None:
         self._apps.clear()
+
+    def set_limit(self, limit: int) -> int:
+        """Change every app's window limit from now on (the app's log is kept, so a lower limit
+        refuses calls until enough of the window has expired); returns the previous limit."""
+        previous = self.policy.limit
+        self.policy = replace(self.policy, limit=limit)
+        for app, state in self._apps.items():
+            state.window.limit = limit
+            self.stats.set_limit(app, limit)
+        return previous
 
     def snapshot_app(self, app: str) -> dict[str, Any] | None:
         """The app's live enforcement state, in real seconds; None for an unseen app."""

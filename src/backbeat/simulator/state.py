@@ -60,8 +60,9 @@ class Simulator:
         )
 
     def reset(self) -> None:
-        """Forget traffic, tokens, created playlists, added likes and targeted faults; the
-        catalog stays (it is derived)."""
+        """Forget traffic, tokens, created playlists, added likes, targeted faults and a changed
+        limit; the catalog stays (it is derived)."""
+        self.spotify_limits.set_limit(self.settings.limit)  # undo `POST /_sim/limit`
         self.stats.reset()
         self.spotify_limits.reset()
         self.reccobeats_limits.reset()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
 OpClass = Literal["read", "write", "batch"]
@@ -107,6 +107,14 @@ class Stats:
     ) -> None:
         """Set the window an app's counts are measured over; kept across `reset`."""
         self._limits[app] = _Limits(limit, window, dict(endpoint_windows or {}))
+
+    def set_limit(self, app: str, limit: int) -> None:
+        """The app's limit changed mid-run: report the new one (the counts stay)."""
+        limits = self._limits.get(app, self._default)
+        self._limits[app] = replace(limits, limit=limit)
+        counts = self._apps.get(app)
+        if counts is not None:
+            counts.limits = replace(counts.limits, limit=limit)
 
     def admitted(self, app: str, endpoint: str, op_class: OpClass, at: float) -> None:
         """A request passed rate enforcement at real time `at`."""

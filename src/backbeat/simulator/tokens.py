@@ -154,6 +154,17 @@ class TokenStore:
     def revoke_refresh(self, refresh_token: str) -> None:
         self._refresh.pop(refresh_token, None)
 
+    def revoke_user(self, user_id: str) -> tuple[int, int]:
+        """Every access and refresh token of the user, of any app, stops working at once (the
+        user removed the app's access, or changed their password); returns how many of each."""
+        access = [k for k, info in self._tokens.items() if info.user_id == user_id]
+        refresh = [k for k, grant in self._refresh.items() if grant.user_id == user_id]
+        for key in access:
+            del self._tokens[key]
+        for key in refresh:
+            del self._refresh[key]
+        return len(access), len(refresh)
+
     def _prune(self) -> None:
         # Keep recently expired tokens a while so clients still read "expired", not "invalid";
         # the threshold doubles so pruning stays amortised O(1) per issued token.
