@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from backbeat.cli import bench_api
 
 app = typer.Typer(help="Benchmarks: real processes on a real store, with baselines.")
 
@@ -98,3 +101,59 @@ def organizer(
         f"{report['binding_class']}; 429s: {report['http_429']}, failed users: "
         f"{report['failed_users']}"
     )
+
+
+@app.command()
+def scan(
+    users: Annotated[int, typer.Option(min=1, help="Simulated users to scan.")] = 300,
+    time_scale: Annotated[float, typer.Option(min=1, help="Simulator and limits sped up.")] = 60,
+    strategy: Annotated[
+        str, typer.Option(help="backbeat, serial-worker, per-process or naive.")
+    ] = "backbeat",
+    processes: Annotated[int, typer.Option(min=1, help="Worker processes (or threads).")] = 4,
+    margin: Annotated[
+        float, typer.Option(min=0, help="backbeat's limiter margin, real seconds (loopback).")
+    ] = 0.01,
+    max_seconds: Annotated[
+        float, typer.Option(min=10, help="Stop a strategy still running after this long.")
+    ] = 900.0,
+    redis_url: Annotated[str, typer.Option(help="Redis (backbeat strategy; scratch DB).")] = (
+        "redis://127.0.0.1:6379/14"
+    ),
+    postgres_url: Annotated[
+        str, typer.Option(help="Postgres server; a scratch database is made and dropped.")
+    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+    logs: Annotated[
+        Path | None, typer.Option(help="Keep the processes' logs here (default: discarded).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """The daily scan of N users with interactive calls beside it, for one strategy."""
+    import tempfile
+
+    from backbeat.bench.scan import STRATEGIES, ScanSpec, bench_scan
+
+    if strategy not in STRATEGIES:
+        raise typer.BadParameter(f"one of {', '.join(STRATEGIES)}", param_hint="--strategy")
+    spec = ScanSpec(
+        users,
+        time_scale,
+        strategy,
+        processes,
+        margin=margin,
+        max_seconds=max_seconds,
+        redis_url=redis_url,
+        postgres_url=postgres_url,
+    )
+    with tempfile.TemporaryDirectory(prefix="backbeat-scan-") as scratch:
+        report = bench_scan(spec, logs or Path(scratch))
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    shown = {k: v for k, v in report.items() if k != "per_window"}
+    for key, value in shown.items():
+        typer.echo(f"{key}: {value}")
+
+
+# `bench api` lives in its own module (its options and summary are long); registered here.
+app.command()(bench_api.api)

@@ -21,6 +21,9 @@ from pathlib import Path
 from types import FrameType
 
 import prometheus_client
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
 
 from backbeat.config import Settings
 from backbeat.domain.services import Services, open_services
@@ -142,10 +145,10 @@ def run_worker(
         jobs = jobs.model_copy(
             update={"workers": {**jobs.workers, **dict.fromkeys(chosen, workers)}}
         )
-    with _owned_runtime(settings, scheduler=False, plugins=plugins) as runtime:
+    with _owned_runtime(settings, scheduler=False, plugins=plugins) as (runtime, services):
         for name in chosen:
             runtime.queues.huey(name)  # an unknown queue is refused before anything starts
-        _serve_metrics(runtime, metrics_port)
+        _serve_metrics(runtime, services, metrics_port)
         ConsumerGroup.build(runtime.queues, jobs, names=chosen).run_forever()
 
 
@@ -153,8 +156,8 @@ def run_scheduler(
     settings: Settings, *, plugins: Iterable[Plugin] = (), metrics_port: int | None = None
 ) -> None:
     """Fire periodic tasks while holding the scheduler lease, until SIGINT/SIGTERM."""
-    with _owned_runtime(settings, scheduler=True, plugins=plugins) as runtime:
-        _serve_metrics(runtime, metrics_port)
+    with _owned_runtime(settings, scheduler=True, plugins=plugins) as (runtime, services):
+        _serve_metrics(runtime, services, metrics_port)
         role = CronRole(runtime)
         stopping = _stop_on_signals()
         loop = LeaderLoop(
@@ -167,8 +170,9 @@ def run_scheduler(
 @contextmanager
 def _owned_runtime(
     settings: Settings, *, scheduler: bool, plugins: Iterable[Plugin]
-) -> Iterator[JobRuntime]:
-    """A runtime on a loop thread of this process's own, closed on the way out."""
+) -> Iterator[tuple[JobRuntime, Services]]:
+    """A runtime on a loop thread of this process's own, with its services, closed on the way
+    out."""
     if not settings.redis_url:
         log.warning(
             "no Redis URL: this process has its own queues under %s and its own upstream "
@@ -178,9 +182,9 @@ def _owned_runtime(
     bridge = LoopBridge.start()
     stack = AsyncExitStack()
 
-    async def enter() -> JobRuntime:
+    async def enter() -> tuple[JobRuntime, Services]:
         services = await stack.enter_async_context(open_services(settings))
-        return await stack.enter_async_context(
+        runtime = await stack.enter_async_context(
             open_runtime(
                 settings,
                 bridge,
@@ -191,6 +195,7 @@ def _owned_runtime(
                 services=services,
             )
         )
+        return runtime, services
 
     try:
         yield bridge.run(enter)
@@ -201,11 +206,25 @@ def _owned_runtime(
             bridge.close()
 
 
-def _serve_metrics(runtime: JobRuntime, port: int | None) -> None:
-    if port is not None:
-        # A daemon thread: it ends with the process.
-        prometheus_client.start_http_server(port, registry=runtime.metrics.registry)
-        log.info("metrics on http://0.0.0.0:%d/metrics", port)
+class _Registries(Collector):
+    """Several registries served as one: the jobs' and the upstream client's metrics."""
+
+    def __init__(self, *registries: CollectorRegistry) -> None:
+        self.registries = registries
+
+    def collect(self) -> Iterator[Metric]:
+        for registry in self.registries:
+            yield from registry.collect()
+
+
+def _serve_metrics(runtime: JobRuntime, services: Services, port: int | None) -> None:
+    if port is None:
+        return
+    served = CollectorRegistry()
+    served.register(_Registries(runtime.metrics.registry, services.upstreams.metrics.registry))
+    # A daemon thread: it ends with the process.
+    prometheus_client.start_http_server(port, registry=served)
+    log.info("metrics on http://0.0.0.0:%d/metrics", port)
 
 
 def _stop_on_signals() -> threading.Event:
