@@ -218,6 +218,7 @@ def report(
         "http_5xx": stats.get("http_5xx", 0),
         "margin_s": spec.margin if spec.strategy == "backbeat" else None,
         "per_window": per_window(admitted, window),
+        "interactive_realtime_ms": [round(ms, 1) for ms in realtime],
         **outcome.notes,
     }
 

@@ -78,7 +78,7 @@ def system_env(spec: ScanSpec, sim_url: str, database_url: str, prefix: str) -> 
         "BACKBEAT_JOBS__RETRY_DELAYS": f"[{120 / scale},{240 / scale},{480 / scale}]",
         "BACKBEAT_JOBS__BAN_JITTER": str(60 / scale),
         "BACKBEAT_JOBS__INTER_USER_DELAY": "0",
-        "BACKBEAT_JOBS__MAX_CONCURRENT_USERS": str(6 * spec.processes),
+        "BACKBEAT_JOBS__MAX_CONCURRENT_USERS": str(8 * spec.processes),  # every thread busy
         "BACKBEAT_JOBS__HEARTBEAT_INTERVAL": "2",
         "BACKBEAT_JOBS__STALE_AFTER": "60",
         "BACKBEAT_JOBS__SCAN_CALLS_PER_USER": "0.001",

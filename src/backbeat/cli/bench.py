@@ -11,6 +11,7 @@ import typer
 from backbeat.cli import bench_api
 
 app = typer.Typer(help="Benchmarks: real processes on a real store, with baselines.")
+SERIES = ("per_window", "interactive_realtime_ms")  # in --json, too long to print as text
 
 
 @app.command()
@@ -150,9 +151,29 @@ def scan(
     if as_json:
         typer.echo(json.dumps(report))
         return
-    shown = {k: v for k, v in report.items() if k != "per_window"}
+    shown = {k: v for k, v in report.items() if k not in SERIES}
     for key, value in shown.items():
         typer.echo(f"{key}: {value}")
+
+
+@app.command()
+def report(
+    users: Annotated[int, typer.Option(min=1, help="Simulated users per scan.")] = 150,
+    time_scale: Annotated[float, typer.Option(min=1, help="Simulator and limits sped up.")] = 60,
+    processes: Annotated[int, typer.Option(min=1, help="Worker processes (or threads).")] = 4,
+    max_seconds: Annotated[
+        float, typer.Option(min=10, help="Stop a strategy still running after this long.")
+    ] = 180.0,
+    doc: Annotated[Path, typer.Option(help="The Markdown file to write.")] = Path(
+        "docs/benchmarks.md"
+    ),
+) -> None:
+    """Every scan strategy in one run, written into docs/benchmarks.md with plots."""
+    from backbeat.bench.report import run_suite, write_report
+
+    reports = run_suite(users, time_scale, processes, max_seconds, progress=typer.echo)
+    write_report(reports, doc)
+    typer.echo(f"wrote {doc} and its plots")
 
 
 # `bench api` lives in its own module (its options and summary are long); registered here.
