@@ -281,6 +281,9 @@ def serial_worker(job: Job, tasks: Any, results: Any) -> None:
             results.put(("scanned", user, None))
             continue
         method, path, params, probe = payload
+        if time.time() >= job.deadline:  # the run is over: queued probes are not answered
+            results.put(("call", probe, False))
+            continue
         try:
             results.put(("call", probe, call(method, path, params) is not None))
         except Exception:
