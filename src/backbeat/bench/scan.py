@@ -44,6 +44,7 @@ SCOPES = (
     "playlist-read-private playlist-modify-private playlist-modify-public"
 )
 ZIPF = 1.1
+MAX_SECONDS = 900.0
 LONG_TOKENS = 10**9  # simulated seconds: no token expires during a run (refresh is not measured)
 
 
@@ -54,7 +55,7 @@ class ScanSpec:
     strategy: Strategy
     processes: int
     margin: float = 0.01  # backbeat's limiter margin, real seconds: loopback delays
-    max_seconds: float = 900.0  # a strategy still running then is stopped, its users failed
+    max_seconds: float = MAX_SECONDS  # a strategy still running then is stopped, users failed
     redis_url: str = "redis://127.0.0.1:6379/14"
     postgres_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     client: tuple[str, str] = ("backbeat-scan-bench", "backbeat-scan-bench-secret")
