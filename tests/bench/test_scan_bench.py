@@ -77,3 +77,14 @@ def test_a_small_backbeat_scan_for_real(tmp_path: Path, redis_url: str, postgres
     assert found["max_in_window"] <= found["limit"]
     assert 0 < found["upstream_calls"] <= found["logical_calls"]  # the cache answered some
     assert found["interactive_calls"] > 0
+
+
+def test_the_backbeat_settings_leave_the_caller_environment_alone() -> None:
+    import os
+
+    from backbeat.bench.scan_system import environment
+
+    before = dict(os.environ)
+    with environment({"BACKBEAT_REDIS_URL": "redis://elsewhere:1/0", "HOME": "/nowhere"}):
+        assert os.environ["BACKBEAT_REDIS_URL"] == "redis://elsewhere:1/0"
+    assert dict(os.environ) == before

@@ -18,8 +18,8 @@ import secrets
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
@@ -87,6 +87,21 @@ def system_env(spec: ScanSpec, sim_url: str, database_url: str, prefix: str) -> 
     }
 
 
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` in os.environ for the block only (the caller may be a test process)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 @asynccontextmanager
 async def scratch_database(server_url: str) -> AsyncIterator[str]:
     """A new Postgres database on `server_url`, dropped afterwards."""
@@ -113,8 +128,8 @@ async def run_backbeat(spec: ScanSpec, sim: Simulator, log_dir: Path) -> Outcome
     prefix = f"bbscan{uuid.uuid4().hex[:8]}"
     async with scratch_database(spec.postgres_url) as database_url:
         env = system_env(spec, sim.url, database_url, prefix)
-        os.environ.update(env)  # this process reads the same settings as the ones it starts
-        settings = Settings()
+        with environment(env):  # this process reads the same settings as the ones it starts
+            settings = Settings()
         try:
             return await _run(spec, sim, settings, {**os.environ, **env}, log_dir)
         finally:
