@@ -306,9 +306,10 @@ async def test_day_ban_fails_searches_fast_and_defers_jobs_to_its_end(
     assert not [g for g in tap.grants if ban_start < g < ban_until]
     assert searched_by < ban_until
     # The simulator's side: by the end of the searches it had answered the day's quota and
-    # the quota 429s of calls already in flight, nothing else.
+    # the quota 429s of calls already in flight, nothing else. A call granted just before the
+    # ban may still be on its way then (a loaded machine delays it): it is counted afterwards.
     assert still_banned["requests"] == quota + still_banned["http_429"]
-    assert still_banned["http_429"] == len(quota_429s)
+    assert still_banned["http_429"] <= len(quota_429s)
 
     # Interactive calls during the ban: a 503 at once, saying when to come back.
     statuses = Counter(status for status, _, _, _ in searches)

@@ -101,19 +101,20 @@ def test_a_burst_from_three_processes_within_the_limit_meets_no_429(
     redis_url: str, prefix: str
 ) -> None:
     """500 distinct mixed calls, all started at once from 3 processes (about 167 concurrent
-    each). The simulator allows 150 per rolling 1.5 s per app (its 15 s at time scale 10). The
-    limiter's windows add up to 135 per 1.5 s (100 read + 35 batch), each widened by a network
-    margin of 0.5 s: 135 per 2 s at most. A call reaches the simulator some time after its
+    each). The simulator allows 150 per rolling 3 s per app (its 15 s at time scale 5). The
+    limiter's windows add up to 135 per 3 s (100 read + 35 batch), each widened by a network
+    margin of 0.5 s: 135 per 3.5 s at most. A call reaches the simulator some time after its
     grant, and on a busy machine (3 processes of hundreds of coroutines, the simulator's thread
     and Redis on 2 cores) these delays differ by up to several hundred milliseconds, which packs
     more arrivals into a window than there were grants in it; the default margin of 0.25 s is
-    made for real 30-s windows, not for time-scaled 1.5-s ones. About 9 s.
+    made for real 30-s windows, not for time-scaled ones, and at time scale 10 (1.5-s windows)
+    a loaded CI machine still drew the odd 429. About 13 s.
 
     What is measured: the simulator's count of 429s and its busiest rolling window (ground
     truth at the receiving end), every call's outcome, and every grant of the shared limiter
     (Redis clock) per class."""
-    sim = SimulatorSettings(artists=120, users=5, limit=150, window=15, time_scale=10)
-    ratelimit = {"spotify_read": "100/1.5", "spotify_batch": "35/1.5", "margin": 0.5}
+    sim = SimulatorSettings(artists=120, users=5, limit=150, window=15, time_scale=5)
+    ratelimit = {"spotify_read": "100/3", "spotify_batch": "35/3", "margin": 0.5}
     calls = mixed_calls(Catalog(sim.seed, sim.artists), 500)
     with BackgroundServer(create_app(sim)) as server:
         results = run_stacks(
@@ -134,7 +135,7 @@ def test_a_burst_from_three_processes_within_the_limit_meets_no_429(
         grants = [
             g for r in results for g, c in zip(r.grants, r.classes, strict=True) if c == op_class
         ]
-        assert max_in_window(grants, 2.0) <= most, op_class
+        assert max_in_window(grants, 3.5) <= most, op_class
 
 
 # -- 2. above the simulator's limit: one pause for all, at most one more 429 per pause ------
