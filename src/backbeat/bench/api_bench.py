@@ -54,7 +54,6 @@ import asyncio
 import multiprocessing
 import os
 import platform
-import secrets
 import tempfile
 import time
 from collections import Counter
@@ -70,7 +69,6 @@ from typing import Any
 
 import httpx
 import uvicorn
-from cryptography.fernet import Fernet
 from fastapi import FastAPI
 
 from backbeat.api import create_app
@@ -78,17 +76,12 @@ from backbeat.api.auth import Caller
 from backbeat.bench.stats import ms, percentile
 from backbeat.config import (
     ApiSettings,
-    AuthSettings,
     CacheSettings,
-    DatabaseSettings,
-    JobsSettings,
     RateLimitSettings,
-    ReccoBeatsSettings,
-    SecuritySettings,
     Settings,
     SimulatorSettings,
-    SpotifySettings,
 )
+from backbeat.demo.settings import simulated_settings
 from backbeat.domain.services import open_services
 from backbeat.simulator import create_app as create_simulator
 from backbeat.simulator.consent import consent
@@ -243,28 +236,15 @@ def _wait_until_up(url: str, process: BaseProcess) -> None:
 
 def _api_settings(var: Path, sim_url: str, api_port: int) -> Settings:
     budget = f"{UPSTREAM_LIMIT}/30"
-    return Settings(
-        environment="development",
-        redis_url=None,
-        spotify=SpotifySettings(
-            client_id=CLIENT[0],
-            client_secret=CLIENT[1],
-            api_url=f"{sim_url}/v1",
-            accounts_url=sim_url,
-        ),
-        reccobeats=ReccoBeatsSettings(url=f"{sim_url}/reccobeats"),
+    return simulated_settings(
+        var,
+        sim_url,
+        CLIENT,
+        api_port=api_port,
         cache=CacheSettings(url="mem://"),
         ratelimit=RateLimitSettings(
             spotify_read=budget, spotify_write=budget, spotify_batch=budget
         ),
-        database=DatabaseSettings(url=f"sqlite:///{var / 'backbeat.db'}"),
-        security=SecuritySettings(token_keys=[Fernet.generate_key().decode()]),
-        auth=AuthSettings(
-            session_secret=secrets.token_urlsafe(32),
-            redirect_uri=f"http://127.0.0.1:{api_port}/auth/callback",
-            cookie_secure=False,
-        ),
-        jobs=JobsSettings(var_dir=str(var / "queues")),
         api=ApiSettings(consumers="off"),
     )
 

@@ -15,21 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.fernet import Fernet
 
 from backbeat.clock import SystemClock
 from backbeat.config import (
-    DatabaseSettings,
     RateLimitSettings,
-    ReccoBeatsSettings,
-    SecuritySettings,
     Settings,
     SimulatorSettings,
-    SpotifySettings,
 )
 from backbeat.db import migrations
 from backbeat.db.engine import open_database
 from backbeat.db.models import User
+from backbeat.demo.settings import simulated_settings
 from backbeat.domain.organizer import CallsPerUser, OrganizerScan, TrackLanguage, fan_out_plan
 from backbeat.simulator import create_app
 from backbeat.simulator.consent import consent
@@ -47,18 +43,8 @@ async def bench_organizer(users: int, time_scale: float, workers: int) -> dict[s
     transport = httpx.ASGITransport(app=app)
     limits = RateLimitSettings().time_scaled(time_scale)
     with tempfile.TemporaryDirectory() as scratch:
-        settings = Settings(
-            environment="test",
-            spotify=SpotifySettings(
-                client_id=CLIENT[0],
-                client_secret=CLIENT[1],
-                api_url=f"{BASE}/v1",
-                accounts_url=BASE,
-            ),
-            reccobeats=ReccoBeatsSettings(url=f"{BASE}/reccobeats"),
-            ratelimit=limits,
-            database=DatabaseSettings(url=f"sqlite:///{Path(scratch) / 'bench.db'}"),
-            security=SecuritySettings(token_keys=[Fernet.generate_key().decode()]),
+        settings = simulated_settings(
+            Path(scratch), BASE, CLIENT, environment="test", ratelimit=limits
         )
         return await _run(settings, transport, users, workers, time_scale)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import secrets
 import statistics
 import tempfile
 import time
@@ -19,20 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.fernet import Fernet
 
 from backbeat.api import create_app
 from backbeat.config import (
-    AuthSettings,
-    DatabaseSettings,
     JobsSettings,
     RateLimitSettings,
-    ReccoBeatsSettings,
-    SecuritySettings,
     Settings,
     SimulatorSettings,
-    SpotifySettings,
 )
+from backbeat.demo.settings import simulated_settings
 from backbeat.domain.services import Services, open_services
 from backbeat.jobs.host import embedded_jobs
 from backbeat.jobs.runtime import JobRuntime
@@ -47,39 +41,25 @@ SIM_LIMIT = 100  # the simulated app's requests per rolling 30 s, over every cla
 
 def demo_settings(var: Path, sim_url: str, api_port: int, scale: float) -> Settings:
     jobs = JobsSettings()
-    return Settings(
-        environment="development",
-        redis_url=None,
-        spotify=SpotifySettings(
-            client_id=CLIENT[0],
-            client_secret=CLIENT[1],
-            api_url=f"{sim_url}/v1",
-            accounts_url=sim_url,
-        ),
-        reccobeats=ReccoBeatsSettings(url=f"{sim_url}/reccobeats"),
+    return simulated_settings(
+        var,
+        sim_url,
+        CLIENT,
+        api_port=api_port,
         # The simulated app may make 100 calls per window in all: one window over them all.
         ratelimit=RateLimitSettings(spotify_shared=f"{SIM_LIMIT}/30")
         .time_scaled(scale)
         .model_copy(update={"spotify_shared": f"{SIM_LIMIT}/{30 / scale:g}"}),
-        database=DatabaseSettings(url=f"sqlite:///{var / 'backbeat.db'}"),
-        security=SecuritySettings(token_keys=[Fernet.generate_key().decode()]),
-        auth=AuthSettings(
-            session_secret=secrets.token_urlsafe(32),
-            admin_token=secrets.token_urlsafe(16),
-            redirect_uri=f"http://127.0.0.1:{api_port}/auth/callback",
-            cookie_secure=False,
-            ingest_rate="1000/60",
-        ),
-        jobs=JobsSettings(
-            var_dir=str(var / "queues"),
-            poll_max_delay=0.1,
-            retry_delays=tuple(delay / scale for delay in jobs.retry_delays),
-            ban_jitter=jobs.ban_jitter / scale,
-            inter_user_delay=jobs.inter_user_delay / scale,
-            max_concurrent_users=8,
-            heartbeat_interval=max(1.0, jobs.heartbeat_interval / scale),
-            stale_after=max(10.0, jobs.stale_after / scale),
-        ),
+        auth={"ingest_rate": "1000/60"},
+        jobs={
+            "poll_max_delay": 0.1,
+            "retry_delays": tuple(delay / scale for delay in jobs.retry_delays),
+            "ban_jitter": jobs.ban_jitter / scale,
+            "inter_user_delay": jobs.inter_user_delay / scale,
+            "max_concurrent_users": 8,
+            "heartbeat_interval": max(1.0, jobs.heartbeat_interval / scale),
+            "stale_after": max(10.0, jobs.stale_after / scale),
+        },
     )
 
 
