@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -45,7 +46,16 @@ SCOPES = (
 )
 ZIPF = 1.1
 MAX_SECONDS = 900.0
+# The interactive load beside the scan, the same for every strategy: a search or an album look-up
+# every INTERACTIVE_EVERY real seconds, search words drawn from these.
+INTERACTIVE_EVERY = 0.25
+WORDS = ["love", "night", "amor", "nuit", "liebe", "notte", "dream", "fire"]
 LONG_TOKENS = 10**9  # simulated seconds: no token expires during a run (refresh is not measured)
+
+
+def search_word(rng: random.Random) -> str:
+    """A query of the interactive load: a word and a letter, so most searches miss the cache."""
+    return rng.choice(WORDS) + rng.choice("abcdefghij")
 
 
 @dataclass(frozen=True, slots=True)

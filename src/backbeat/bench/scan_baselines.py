@@ -33,13 +33,17 @@ from typing import Any
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from backbeat.bench.scan import Interactive, Outcome, ScanSpec, Simulator
+from backbeat.bench.scan import (
+    INTERACTIVE_EVERY,
+    Interactive,
+    Outcome,
+    ScanSpec,
+    Simulator,
+    search_word,
+)
 from backbeat.bench.scan_workload import Call, scan_user
 from backbeat.config import SimulatorSettings
 from backbeat.simulator.catalog import Catalog
-
-WORDS = ["love", "night", "amor", "nuit", "liebe", "notte", "dream", "fire"]
-INTERACTIVE_EVERY = 0.25  # real seconds between interactive calls
 
 
 class Refused(Exception):
@@ -361,10 +365,7 @@ def interactive_targets(sim_url: str, token: str) -> list[Probe]:
         found = client.get("/search", params={"q": "a", "type": "album", "limit": 10}).json()
     albums: list[Probe] = [("GET", f"/albums/{a['id']}", {}) for a in found["albums"]["items"]]
     rng = random.Random(7)
-    searches = [
-        ("GET", "/search", {"q": rng.choice(WORDS) + rng.choice("abcdefghij"), "type": "track"})
-        for _ in range(40)
-    ]
+    searches = [("GET", "/search", {"q": search_word(rng), "type": "track"}) for _ in range(40)]
     return [p for pair in zip(searches, itertools.cycle(albums), strict=False) for p in pair]
 
 

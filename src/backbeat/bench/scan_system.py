@@ -30,11 +30,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from backbeat.bench.scan import (
+    INTERACTIVE_EVERY,
     Interactive,
     Outcome,
     ScanSpec,
     Simulator,
     backbeat_command,
+    search_word,
     stop,
     wait_until_up,
 )
@@ -45,8 +47,6 @@ from backbeat.simulator.server import free_port
 from backbeat.spotify.auth import AccessToken
 
 API_PROCESSES = 2
-WORDS = ["love", "night", "amor", "nuit", "liebe", "notte", "dream", "fire"]
-INTERACTIVE_EVERY = 0.25  # real seconds between interactive calls, as for the baselines
 
 
 def system_env(spec: ScanSpec, sim_url: str, database_url: str, prefix: str) -> dict[str, str]:
@@ -232,7 +232,7 @@ async def _interactive(
             if n % 2:
                 answer = await api.get(f"/api/albums/{rng.choice(albums)}", headers=headers)
             else:
-                word = rng.choice(WORDS) + rng.choice("abcdefghij")
+                word = search_word(rng)
                 params = {"q": word, "type": "track"}
                 answer = await api.get("/api/search", params=params, headers=headers)
             wall = time.perf_counter() - began
