@@ -250,6 +250,11 @@ class JobsSettings(BaseModel):
         description="'module:function' entries that contribute job kinds and cron handlers",
     )
     scheduler_lease_ttl: float = Field(default=30.0, gt=0, description="seconds (Redis)")
+    user_lease_ttl: float = Field(
+        default=60.0,
+        gt=0,
+        description="seconds (Redis): a dead worker's hold on a user slot frees itself after this",
+    )
 
     def cron(self) -> dict[str, str]:
         """Periodic task name → cron spec (minute hour day month weekday; Sunday is 0)."""

@@ -129,6 +129,7 @@ async def open_runtime(
             f"{jobs.prefix}:users",
             jobs.max_concurrent_users,
             jobs.inter_user_delay,
+            lease_ttl=jobs.user_lease_ttl,
             clock=time,
         )
         if settings.redis_url
