@@ -1,5 +1,7 @@
-"""`backbeat plan --users N [--json]`: the organizer's daily fan-out for N users — calls per
-user, the scan window the budget needs, and how many users a day the budget allows, per class."""
+"""`backbeat plan --users N [--json]`: the daily fan-out for N users — the organizer's scan and,
+unless `--no-ingest`, the listening ingest fired at the same hour — calls per user, the scan
+window the budget needs, and how many users a day the budget allows, per class (and for the
+window over every call, when the app has one)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Annotated
 import typer
 
 from backbeat.config import Settings
-from backbeat.domain.organizer import estimate_calls, fan_out_plan
+from backbeat.domain.organizer import estimate_calls, estimate_ingest_calls, fan_out_plan
 
 
 def plan(
@@ -19,10 +21,15 @@ def plan(
         bool, typer.Option(help="A development-mode app: no batch gets, 5 users.")
     ] = False,
     new_likes: Annotated[float, typer.Option(min=0, help="New liked songs per user.")] = 20,
+    ingest: Annotated[
+        bool, typer.Option(help="Count the daily listening ingest, which shares the budget.")
+    ] = True,
 ) -> None:
     """Plan the daily scan of every user's liked songs within the upstream budget."""
     settings = Settings()
     calls = estimate_calls(new_likes=new_likes, development=development)
+    if ingest:
+        calls += estimate_ingest_calls()
     planned = fan_out_plan(
         users,
         settings.ratelimit,
@@ -42,7 +49,7 @@ def plan(
     typer.echo(f"users per day the budget allows: {planned.users_per_day_max}")
     for item in planned.classes:
         typer.echo(
-            f"  {item.op_class:<5} {item.calls_per_user:5.1f} calls/user  "
+            f"  {item.op_class:<6} {item.calls_per_user:5.1f} calls/user  "
             f"{item.limit}/{item.period_s:g}s → window {item.window_s:.0f} s, "
             f"at most {item.users_per_day_max} users/day"
         )

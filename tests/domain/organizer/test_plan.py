@@ -7,7 +7,12 @@ import math
 import pytest
 
 from backbeat.config import RateLimitSettings
-from backbeat.domain.organizer import CallsPerUser, estimate_calls, fan_out_plan
+from backbeat.domain.organizer import (
+    CallsPerUser,
+    estimate_calls,
+    estimate_ingest_calls,
+    fan_out_plan,
+)
 
 
 def test_the_estimate_follows_the_formula() -> None:
@@ -59,3 +64,20 @@ def test_development_mode_holds_five_users() -> None:
         fan_out_plan(-1, RateLimitSettings())
     with pytest.raises(ValueError, match="share"):
         fan_out_plan(1, RateLimitSettings(), share=0)
+
+
+def test_the_ingest_adds_to_the_scan_and_a_shared_window_is_planned_too() -> None:
+    ingest = estimate_ingest_calls()
+    assert ingest == CallsPerUser(read=7, write=0, batch=6)
+    calls = estimate_calls() + ingest
+    assert calls.total == pytest.approx(estimate_calls().total + 13)
+    # Per class the budget holds; one window of 60 over every call is what binds.
+    limits = RateLimitSettings(spotify_shared="60/30")
+    plan = fan_out_plan(1000, limits, calls)
+    shared = {c.op_class: c for c in plan.classes}["shared"]
+    assert shared.calls_per_user == calls.total
+    assert shared.window_s == pytest.approx(1000 * calls.total * 30.25 / 59)
+    assert plan.binding_class == "shared"
+    assert plan.users_per_day_max == math.floor(86_400 * 59 / (30.25 * calls.total))
+    assert set(plan.as_json()["classes"]) == {"read", "write", "batch", "shared"}
+    assert "shared" not in {c.op_class for c in fan_out_plan(1000, RateLimitSettings()).classes}

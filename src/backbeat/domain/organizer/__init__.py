@@ -17,6 +17,7 @@ from backbeat.domain.organizer.plan import (
     ClassPlan,
     FanOutPlan,
     estimate_calls,
+    estimate_ingest_calls,
     fan_out_plan,
 )
 from backbeat.domain.organizer.playlists import Calls
@@ -51,6 +52,7 @@ __all__ = [
     "detector_for",
     "enabled_user_ids",
     "estimate_calls",
+    "estimate_ingest_calls",
     "fan_out_plan",
     "get_settings",
     "group_tracks",

@@ -12,6 +12,13 @@ P, playlists made per scan C, playlists receiving songs T of average size S, new
     batch = ⌈A / 50⌉                  artists for genres (none in development mode)
     write = C + max(T, ⌈L × K / 100⌉) playlists made + add requests (K kinds kept: 1 or 2)
 
+The listening ingest the scheduler fires at the same hour shares the day's budget; per user and
+time range R (three by default): top tracks and top artists (2 reads), audio features of the top
+and recent tracks and the artists not among the top ones (2 batches), and the recently played
+page once (its answer is cached across the ranges):
+
+    ingest: read = 2R + 1, batch = 2R
+
 Budget per class: a window of `limit` calls per `period + margin` seconds (`RateLimitSettings`),
 less the one slot the limiter always keeps for interactive (HIGH) calls, times `share` (the part
 of the budget the scan may use). With `usable` calls per window of `period` seconds:
@@ -19,7 +26,9 @@ of the budget the scan may use). With `usable` calls per window of `period` seco
     window_s(class)          = users × calls(class) × period / usable
     users_per_day_max(class) = ⌊86 400 × usable / (period × calls(class))⌋
 
-The class with the longest window binds: `scan_window_s` and `users_per_day_max` are its.
+Where the app has a window over every call (`spotify_shared`), it is one more "class" whose
+calls per user are the total. The class with the longest window binds: `scan_window_s` and
+`users_per_day_max` are its.
 Development-mode apps hold at most 5 users whatever the budget.
 """
 
@@ -50,6 +59,13 @@ class CallsPerUser:
     def total(self) -> float:
         return self.read + self.write + self.batch
 
+    def __add__(self, other: CallsPerUser) -> CallsPerUser:
+        return CallsPerUser(
+            read=self.read + other.read,
+            write=self.write + other.write,
+            batch=self.batch + other.batch,
+        )
+
 
 def estimate_calls(
     *,
@@ -75,9 +91,17 @@ def estimate_calls(
     return CallsPerUser(read=read, write=creates + adds, batch=batch)
 
 
+def estimate_ingest_calls(time_ranges: int = 3) -> CallsPerUser:
+    """The daily listening ingest of one user (the module's formula)."""
+    return CallsPerUser(read=2.0 * time_ranges + 1, write=0.0, batch=2.0 * time_ranges)
+
+
+SHARED = "shared"  # the window over every call, planned as a class of its own
+
+
 @dataclass(frozen=True, slots=True)
 class ClassPlan:
-    op_class: OpClass
+    op_class: str  # an OpClass, or SHARED
     calls_per_user: float
     limit: int
     period_s: float  # the window plus the limiter's margin
@@ -101,7 +125,7 @@ class FanOutPlan:
     users: int
     calls: CallsPerUser
     classes: tuple[ClassPlan, ...]
-    binding_class: OpClass
+    binding_class: str
     scan_window_s: float
     users_per_day_max: int
     share: float
@@ -144,15 +168,18 @@ def fan_out_plan(
     if not 0 < share <= 1:
         raise ValueError("share must be in (0, 1]")
     calls = calls or estimate_calls(development=development)
+    windows: list[tuple[str, Rate, float]] = [
+        (op_class, _rate(limits, op_class), calls.of(op_class)) for op_class in CLASSES
+    ]
+    if limits.spotify_shared:
+        windows.append((SHARED, Rate.parse(limits.spotify_shared), calls.total))
     plans = []
-    for op_class in CLASSES:
-        rate = _rate(limits, op_class)
+    for name, rate, per_user in windows:
         period = rate.period + limits.margin
         usable = (rate.limit - min(rate.limit // 4, 1)) * share
-        per_user = calls.of(op_class)
         window = users * per_user * period / usable
         most = math.floor(DAY * usable / (period * per_user)) if per_user > 0 else None
-        plans.append(ClassPlan(op_class, per_user, rate.limit, period, usable, window, most))
+        plans.append(ClassPlan(name, per_user, rate.limit, period, usable, window, most))
     binding = max(plans, key=lambda plan: (plan.window_s, plan.calls_per_user))
     bounds = [plan.users_per_day_max for plan in plans if plan.users_per_day_max is not None]
     most_users = min(bounds) if bounds else users  # no calls at all: the budget binds nobody
