@@ -1,14 +1,20 @@
 """Tokens: the app's from client credentials, users' refreshed before they expire, one refresh
-at a time per user, and a revoked token replaced once."""
+at a time per user (across processes on Redis), and a revoked token replaced once."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
+
+import httpx
 
 from backbeat.clock import FakeClock
-from backbeat.spotify.auth import AccessToken
+from backbeat.config import CacheSettings, SimulatorSettings, SpotifySettings
+from backbeat.simulator import create_app
+from backbeat.spotify.auth import AccessToken, MemoryUserTokens
+from backbeat.upstream.stack import UpstreamStack
 from tests.simulator.sim_client import user_grant
-from tests.spotify.stack_fixtures import simulated_stack
+from tests.spotify.stack_fixtures import BASE, simulated_stack, stack_settings
 
 
 async def test_a_user_token_near_expiry_is_refreshed_once_for_concurrent_calls() -> None:
@@ -50,3 +56,57 @@ async def test_the_app_token_is_fetched_once_and_renewed_when_it_expires() -> No
         clock.advance(3600)
         await stack.spotify.search("later", limit=1)
         assert stack.tokens.refreshes == 2
+
+
+class SlowAccounts(httpx.ASGITransport):
+    """Token requests take a moment, as over a network: concurrent refreshes overlap."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/token":
+            await asyncio.sleep(0.05)
+        return await super().handle_async_request(request)
+
+
+async def _refreshes_by_two_processes(redis_url: str | None) -> tuple[int, AccessToken | None]:
+    """Two stacks (two processes' worth) on one simulator and one token store call as the same
+    user at once, the stored token about to expire; how many refreshes they made in all."""
+    clock = FakeClock()
+    app = create_app(SimulatorSettings(artists=60, users=20), clock)
+    transport = SlowAccounts(app=app)
+    users = MemoryUserTokens()
+    client_id = f"refresh-{uuid.uuid4().hex[:8]}"  # keys of its own in the shared Redis
+    settings = stack_settings().model_copy(
+        update={
+            "redis_url": redis_url,
+            "cache": CacheSettings(url="mem://"),  # answers of earlier runs would hide the calls
+            "spotify": SpotifySettings(
+                client_id=client_id, api_url=f"{BASE}/v1", accounts_url=BASE
+            ),
+        }
+    )
+    async with (
+        httpx.AsyncClient(transport=transport, base_url=BASE) as plain,
+        UpstreamStack(settings, clock, transport=transport, user_tokens=users) as first,
+        UpstreamStack(settings, clock, transport=transport, user_tokens=users) as second,
+    ):
+        grant = await user_grant(plain, "user0008", client_id)
+        await users.save(
+            "user0008",
+            AccessToken(grant["access_token"], clock.time() + 30, grant["refresh_token"]),
+        )
+        calls = [stack.user("user0008").me() for stack in (first, second) for _ in range(5)]
+        assert {a.id for a in await asyncio.gather(*calls)} == {"user0008"}
+        return first.tokens.refreshes + second.tokens.refreshes, await users.load("user0008")
+
+
+async def test_processes_sharing_redis_refresh_a_user_token_once(redis_url: str) -> None:
+    refreshes, stored = await _refreshes_by_two_processes(redis_url)
+    assert refreshes == 1
+    assert stored is not None
+    assert stored.expires_at > 3000
+
+
+async def test_without_a_shared_lock_each_process_refreshes_on_its_own() -> None:
+    # What the shared lock prevents: the same calls without Redis refresh once per process.
+    refreshes, _ = await _refreshes_by_two_processes(None)
+    assert refreshes == 2

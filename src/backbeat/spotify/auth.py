@@ -1,10 +1,11 @@
 """Tokens for Spotify calls: the app's (client credentials) and users' (a provider interface;
 the database-backed provider comes with the accounts work). Refreshed before they expire, one
-refresh at a time per app or user."""
+refresh at a time per app or user, per process and, given a `RefreshLock`, across processes."""
 
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -89,12 +90,23 @@ class MemoryUserTokens:
         self._tokens.pop(user, None)
 
 
-class SpotifyTokens:
-    """The `TokenSource` of Spotify calls: the app's token for app calls, the user's otherwise."""
+class RefreshLock(Protocol):
+    """Excludes other processes from refreshing the same user's token at the same time."""
 
-    def __init__(self, accounts: Accounts, users: UserTokenStore) -> None:
+    def hold(self, user: str) -> AbstractAsyncContextManager[None]: ...
+
+
+class SpotifyTokens:
+    """The `TokenSource` of Spotify calls: the app's token for app calls, the user's otherwise.
+    One refresh at a time per user: in this process by an asyncio lock, across processes by
+    `across` when given (the user's token is shared through the store; the app's is not)."""
+
+    def __init__(
+        self, accounts: Accounts, users: UserTokenStore, across: RefreshLock | None = None
+    ) -> None:
         self.accounts = accounts
         self.users = users
+        self.across = across
         self._app: AccessToken | None = None
         self._locks: dict[str | None, asyncio.Lock] = {}
         self.refreshes = 0
@@ -103,16 +115,27 @@ class SpotifyTokens:
         current = await self._current(user)
         if current is not None and current.fresh(self.accounts.clock.time()):
             return current.value
-        async with self._locks.setdefault(user, asyncio.Lock()):
+        async with self._locks.setdefault(user, asyncio.Lock()), self._exclusive(user):
             current = await self._current(user)  # another caller may have refreshed meanwhile
             if current is not None and current.fresh(self.accounts.clock.time()):
                 return current.value
             return (await self._renew(user, current)).value
 
     async def refresh(self, user: str) -> AccessToken:
-        """Renew the user's token now, fresh or not (the sweep of tokens expiring soon)."""
+        """Renew the user's token now, fresh or not (the sweep of tokens expiring soon) —
+        unless another caller renewed it while this one waited."""
         async with self._locks.setdefault(user, asyncio.Lock()):
-            return await self._renew(user, await self._current(user))
+            before = await self._current(user)
+            async with self._exclusive(user):
+                current = await self._current(user)
+                if current is not None and before is not None and current.value != before.value:
+                    return current
+                return await self._renew(user, current)
+
+    def _exclusive(self, user: str | None) -> AbstractAsyncContextManager[None]:
+        if user is None or self.across is None:
+            return nullcontext()
+        return self.across.hold(user)
 
     async def invalidate(self, user: str | None, token: str) -> None:
         current = await self._current(user)

@@ -21,6 +21,7 @@ from backbeat.upstream.call import Upstream
 from backbeat.upstream.dedup import Dedup
 from backbeat.upstream.http import make_http_client
 from backbeat.upstream.metrics import UpstreamMetrics
+from backbeat.upstream.refresh_lock import RedisRefreshLock
 from backbeat.upstream.registry import IdRegistry
 
 
@@ -60,7 +61,8 @@ class UpstreamStack:
             settings.spotify.client_secret,
             self.clock,
         )
-        self.tokens = SpotifyTokens(accounts, user_tokens or MemoryUserTokens())
+        across = RedisRefreshLock(self.redis, spotify_policy.app) if self.redis else None
+        self.tokens = SpotifyTokens(accounts, user_tokens or MemoryUserTokens(), across)
         self.spotify_upstream = Upstream(
             "spotify",
             settings.spotify.api_url,
