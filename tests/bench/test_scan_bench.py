@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from backbeat.bench.report import BEGIN, END, write_report
-from backbeat.bench.scan import Interactive, Outcome, ScanSpec, bench_scan, per_window, report
+from backbeat.bench.scan import (
+    Interactive,
+    Outcome,
+    ScanSpec,
+    bench_scan,
+    overall_utilization,
+    per_window,
+    report,
+    utilization,
+)
 
 FIELDS = {
     "strategy", "users", "processes", "limit", "window_s", "time_scale", "logical_calls",
@@ -35,6 +44,19 @@ def test_figures_from_admission_times() -> None:
     # 10 ms of which 5 ms scaled → 10 + 5 × 59 = 305 ms in real time; 20 ms with none.
     assert found["interactive_realtime_ms"] == [20.0, 305.0]
     assert per_window(admitted, 0.5) == [80, 80, 20]
+
+
+def test_utilization_is_taken_over_the_saturated_stretch() -> None:
+    # A ramp of 10 and 40, full windows of 80 with a dip to 60 between them, a tail of 20,
+    # and the last partial window: the dip counts, the ramp and the tail do not.
+    counts = [10, 40, 80, 60, 80, 20, 5]
+    admitted = [w * 0.5 + i * 0.5 / (n + 1) for w, n in enumerate(counts) for i in range(n)]
+    assert per_window(admitted, 0.5) == counts
+    assert utilization(admitted, 0.5, 80) == pytest.approx((80 + 60 + 80) / 3 / 80)
+    assert overall_utilization(admitted, 0.5, 80) == pytest.approx(sum(counts[:-1]) / 6 / 80)
+    # Never saturated: every full window counts.
+    low = [w * 0.5 + i * 0.5 / 11 for w in range(3) for i in range(10)]
+    assert utilization(low, 0.5, 80) == 10 / 80
 
 
 def test_report_section_replaces_itself(tmp_path: Path) -> None:
