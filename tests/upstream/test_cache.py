@@ -92,6 +92,20 @@ async def test_entries_expire_after_their_endpoint_ttl(cache: ResponseCache) -> 
     assert 58 <= await cache.store.get_expire(f"{cache.prefix}:{me}") <= 60
 
 
+async def test_many_entries_in_one_round_trip(cache: ResponseCache) -> None:
+    keys = [cache.key("track", f"/v1/tracks/{i}", None, None) for i in "abc"]
+    await cache.set_many("track", {keys[0]: TRACK, keys[1]: None})  # None: not stored
+    assert await cache.get_many("track", keys) == [TRACK, None, None]
+    assert await cache.get_many("track", []) == []
+    assert cache.metrics() == {"track": {"hits": 1, "misses": 2}}
+    assert 3598 <= await cache.store.get_expire(f"{cache.prefix}:{keys[0]}") <= 3600
+    assert await stored_keys(cache) == [f"{cache.prefix}:{keys[0]}"]
+    search = cache.key("search", "/v1/search", {"q": "x"}, None)
+    await cache.set_many("search", {search: {"tracks": []}})  # TTL 0: never cached
+    assert await cache.get_many("search", [search]) == [None]
+    assert "search" not in cache.metrics()
+
+
 async def test_redis_holds_readable_json(redis_url: str, prefix: str) -> None:
     cache = ResponseCache.from_url(redis_url, prefix=prefix)
     key = cache.key("track", "/v1/tracks/t", None, None)
@@ -111,6 +125,8 @@ async def test_a_store_that_is_down_is_a_miss_not_an_error() -> None:
     await cache.set("track", key, TRACK)
     assert await cache.get("track", key) is None
     assert cache.metrics() == {"track": {"hits": 0, "misses": 1}}
+    await cache.set_many("track", {key: TRACK})
+    assert await cache.get_many("track", [key, key]) == [None, None]
     await cache.close()
 
 

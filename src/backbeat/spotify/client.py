@@ -1,8 +1,9 @@
 """Typed Spotify Web API calls, each through `Upstream.call` (cache, dedup, limiter, retries).
 
-Batch gets chunk ids to each endpoint's maximum and skip ids the registry knows are missing; where
-a development-mode app has lost the batch endpoints (403) they fall back to single gets, and audio
-features come from ReccoBeats when Spotify refuses them.
+Batch gets are answered per entity (`EntityBatches`: cached under each single get's key, only the
+ids not cached fetched, in chunks of each endpoint's maximum) and skip ids the registry knows are
+missing; where a development-mode app has lost the batch endpoints (403) they fall back to single
+gets, and audio features come from ReccoBeats when Spotify refuses them.
 """
 
 from __future__ import annotations
@@ -13,11 +14,22 @@ from typing import Any, Protocol
 from backbeat.errors import UpstreamAuthError, UpstreamNotFound
 from backbeat.ratelimit import OpClass, Priority
 from backbeat.spotify import models as m
-from backbeat.upstream.batch import each, in_chunks, pages
+from backbeat.upstream.batch import each, pages
 from backbeat.upstream.call import Request, Upstream
+from backbeat.upstream.entities import EntityBatches, EntityKind
 from backbeat.upstream.registry import IdRegistry
 
 MAX_IDS = {"tracks": 50, "artists": 50, "albums": 20, "audio-features": 100}
+# Batch endpoints, each cached per entity under its single get (audio features: the single
+# `/audio-features/{id}`, which the client does not call but the `/v1` pass-through may).
+ENTITIES = {
+    "tracks": EntityKind("tracks", "track", "/tracks/{}", MAX_IDS["tracks"]),
+    "artists": EntityKind("artists", "artist", "/artists/{}", MAX_IDS["artists"]),
+    "albums": EntityKind("albums", "album", "/albums/{}", MAX_IDS["albums"]),
+    "audio_features": EntityKind(
+        "several_audio_features", "audio_features", "/audio-features/{}", MAX_IDS["audio-features"]
+    ),
+}
 MAX_ADD_ITEMS = 100
 
 
@@ -36,6 +48,7 @@ class SpotifyClient:
         features_fallback: FeatureSource | None = None,
     ) -> None:
         self.upstream = upstream
+        self.entities = EntityBatches(upstream)
         self.registry = registry
         self.features_fallback = features_fallback
         self.batch_gets = True  # False once Spotify answered 403 (development mode)
@@ -187,15 +200,8 @@ class SpotifyClient:
         known = await self.registry.lookup(single, ids) if self.registry else {}
         wanted = [i for i in dict.fromkeys(ids) if known.get(i) is not False]
 
-        async def batch(chunk: list[str]) -> list[Any]:
-            body = await self._get(
-                kind,
-                f"/{kind}",
-                params={"ids": ",".join(chunk)},
-                op_class="batch",
-                priority=priority,
-            )
-            return [model.model_validate(x) if x else None for x in body[kind]]
+        async def batch(chunk: list[str]) -> Sequence[Any]:
+            return await self._batch_get(kind, chunk, priority)
 
         async def single_get(entity_id: str) -> Any:
             try:
@@ -206,7 +212,8 @@ class SpotifyClient:
         found: list[Any] = []
         if self.batch_gets:
             try:
-                found = await in_chunks(wanted, MAX_IDS[kind], batch)
+                raw = await self.entities.get(ENTITIES[kind], wanted, batch)
+                found = [model.model_validate(raw[i]) if raw[i] else None for i in wanted]
             except UpstreamAuthError as error:
                 if error.status != 403:
                     raise
@@ -228,11 +235,12 @@ class SpotifyClient:
         """From Spotify (extended-quota apps), else from the fallback (ReccoBeats)."""
         if self.spotify_features:
 
-            async def chunk(part: list[str]) -> list[m.AudioFeatures | None]:
-                return await self._features_chunk(part, priority)
+            async def chunk(part: list[str]) -> Sequence[Any]:
+                return await self._batch_get("audio_features", part, priority)
 
             try:
-                return await in_chunks(ids, MAX_IDS["audio-features"], chunk)
+                raw = await self.entities.get(ENTITIES["audio_features"], ids, chunk)
+                return [m.AudioFeatures.model_validate(raw[i]) if raw[i] else None for i in ids]
             except UpstreamAuthError as error:
                 if error.status != 403 or self.features_fallback is None:
                     raise
@@ -241,17 +249,21 @@ class SpotifyClient:
             raise UpstreamAuthError("spotify", "audio_features", 403, "no audio features source")
         return await self.features_fallback.audio_features(ids)
 
-    async def _features_chunk(
-        self, chunk: list[str], priority: Priority
-    ) -> list[m.AudioFeatures | None]:
-        body = await self._get(
-            "several_audio_features",
-            "/audio-features",
+    async def _batch_get(self, kind: str, chunk: list[str], priority: Priority) -> Sequence[Any]:
+        """One batch request for ids none of which is cached: each one's JSON (None: missing),
+        under the answer's field `kind`. `EntityBatches` counted it as asked and caches its
+        entities one by one, so it is not cached whole."""
+        entity = ENTITIES[kind]
+        request = Request(
+            entity.batch,
+            entity.path.removesuffix("/{}"),  # /tracks/{} → /tracks?ids=…
             params={"ids": ",".join(chunk)},
             op_class="batch",
             priority=priority,
         )
-        return [m.AudioFeatures.model_validate(x) if x else None for x in body["audio_features"]]
+        body = await self.upstream.fetch_shared(request)
+        items: Sequence[Any] = body[kind]
+        return items
 
     async def recommendations(
         self,

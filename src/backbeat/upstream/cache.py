@@ -14,7 +14,7 @@ import hashlib
 import json
 import warnings
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -130,6 +130,23 @@ class ResponseCache:
         ttl = self.ttl(endpoint)
         if ttl and value is not None:
             await self.store.set(f"{self.prefix}:{key}", value, expire=ttl)
+
+    async def get_many(self, endpoint: str, keys: Sequence[str]) -> list[Any | None]:
+        """`get` for several keys of one endpoint in one round trip (one MGET on Redis)."""
+        if not keys or not self.ttl(endpoint):
+            return [None] * len(keys)
+        values = await self.store.get_many(*(f"{self.prefix}:{key}" for key in keys))
+        hits = sum(value is not None for value in values)
+        self._hits[endpoint] += hits
+        self._misses[endpoint] += len(keys) - hits
+        return list(values)
+
+    async def set_many(self, endpoint: str, values: Mapping[str, Any]) -> None:
+        """`set` for several keys of one endpoint in one round trip; None values are skipped."""
+        ttl = self.ttl(endpoint)
+        pairs = {f"{self.prefix}:{k}": v for k, v in values.items() if v is not None}
+        if ttl and pairs:
+            await self.store.set_many(pairs, expire=ttl)
 
     def metrics(self) -> dict[str, dict[str, int]]:
         """Hits and misses per endpoint since this process started."""

@@ -1,12 +1,12 @@
 """One upstream call, the whole way: cache → in-flight dedup → limiter slot → request → outcome
 reported to the limiter → retries → cache store. Both the Spotify and the ReccoBeats clients are
-thin typed layers over `Upstream.call`."""
+thin typed layers over `Upstream.call`; batch gets cache per entity instead (`entities.py`)."""
 
 from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -148,6 +148,37 @@ class Upstream:
             return await self._fetch_and_store(request, key)
         return await self.dedup.run(key, lambda: self._fetch_and_store(request, key))
 
+    def asked(self, endpoint: str, calls: int = 1) -> None:
+        """Count calls asked of this client that `call` does not count: a batch get's chunks,
+        answered per entity (`cached_entities`) or fetched through `fetch_shared`."""
+        if self.metrics is not None:
+            self.metrics.asked_for(self.app, endpoint, calls)
+
+    async def cached_entities(self, endpoint: str, path: str, ids: Sequence[str]) -> dict[str, Any]:
+        """The cached answers of the single GETs of `ids` (`path` with `{}` for the id, e.g.
+        `/artists/{}` of endpoint `artist`): the very entries `call` reads and writes for them.
+        Only the ids found; none without a cache."""
+        if self.cache is None or not ids:
+            return {}
+        keys = [self._entity_key(endpoint, path, id_) for id_ in ids]
+        values = await self.cache.get_many(self.namespace + endpoint, keys)
+        return {id_: value for id_, value in zip(ids, values, strict=True) if value is not None}
+
+    async def store_entities(self, endpoint: str, path: str, bodies: Mapping[str, Any]) -> None:
+        """Cache each entity (id → JSON, e.g. from a batch answer) as its single GET's answer.
+        None (an id the upstream does not have) is not stored."""
+        if self.cache is not None:
+            entries = {self._entity_key(endpoint, path, i): body for i, body in bodies.items()}
+            await self.cache.set_many(self.namespace + endpoint, entries)
+
+    async def fetch_shared(self, request: Request) -> Any:
+        """A GET shared with identical ones in flight (dedup), but neither counted as asked nor
+        cached whole: for the part of a batch get that its caller counts and caches per entity."""
+        key = self._key(request)
+        if self.dedup is None:
+            return await self._fetch_body(request)
+        return await self.dedup.run(key, lambda: self._fetch_body(request))
+
     async def send(self, request: Request) -> Answer:
         """`call` with the status, for callers that relay it (the `/v1` pass-through): a write
         keeps the upstream's (201 for a created playlist); a GET, maybe cached or shared, is 200,
@@ -167,8 +198,14 @@ class Upstream:
         query = "&".join(f"{k}={params[k]}" for k in sorted(params))
         return f"{self.name}:{user or ''}:{request.path}?{query}"
 
+    def _entity_key(self, endpoint: str, path: str, id_: str) -> str:
+        return self._key(Request(endpoint, path.format(id_)))
+
+    async def _fetch_body(self, request: Request) -> Any:
+        return (await self._fetch(request)).body
+
     async def _fetch_and_store(self, request: Request, key: str) -> Any:
-        body = (await self._fetch(request)).body
+        body = await self._fetch_body(request)
         if self.cache is not None and body is not None:
             await self.cache.set(self.namespace + request.endpoint, key, body)
         return body

@@ -79,8 +79,9 @@ class UpstreamMetrics:
         if cache is not None:
             self.registry.register(CacheCollector(cache))
 
-    def asked_for(self, app: str, endpoint: str) -> None:
-        self.asked.labels(app, endpoint).inc()
+    def asked_for(self, app: str, endpoint: str, calls: int = 1) -> None:
+        if calls > 0:
+            self.asked.labels(app, endpoint).inc(calls)
 
     def granted(self, app: str, op_class: str, priority: str, waited: float) -> None:
         self.waits.labels(app, op_class, priority).observe(max(0.0, waited))
