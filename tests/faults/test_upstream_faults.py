@@ -159,12 +159,18 @@ async def test_limit_halved_mid_run_the_shared_pause_holds_and_the_ceiling_adapt
 
     # The adaptive ceiling: each episode halves it; each later episode comes only once the
     # additive recovery (one step per quiet window of backbeat's) took the ceiling above the
-    # new limit again, at least one window after the last — a bounded probe, not a storm.
+    # new limit again, at least one window after the last — a bounded probe, not a storm. It
+    # regrows only to one step below the level that drew the last 429 until that is forgotten,
+    # so until then every later episode is drawn lower: the probes converge.
     firsts = [reports[0] for reports in episodes.values()]
     ceilings = [round(2 * r.multiplier, 3) for r in firsts]  # the ceiling that drew the 429
     assert all(ceiling * limit > limit // 2 for ceiling in ceilings)
     gaps = [b.paused_at - a.paused_at for a, b in itertools.pairwise(firsts)]
     assert all(gap >= period for gap in gaps), gaps
+    rules = limiters[0].policy(app)
+    remembered = rules.forget_429_after * rules.recovery_period
+    pairs = zip(itertools.pairwise(ceilings), gaps, strict=True)
+    assert all(later < earlier for (earlier, later), gap in pairs if gap < remembered), ceilings
     # What the simulator admitted after the first episode: never above the new limit, and the
     # recovered ceiling used it.
     admitted = [t for t in timeline["admitted_at"] if t >= dropped_at + window]
@@ -207,9 +213,11 @@ async def test_limit_halved_mid_run_the_shared_pause_holds_and_the_ceiling_adapt
                 "test seconds": round(time.monotonic() - started, 1),
             },
             verdict=(
-                "held: the pause is shared and counted once; the ceiling halves per episode "
-                "and re-probes (AIMD), so a permanently lowered limit still costs one 429 "
-                "episode every few windows"
+                "held: the pause is shared and counted once; the ceiling halves per episode, "
+                "regrows one step per quiet window but only to one step below the level that "
+                "drew the last 429, and probes above it again after 10 quiet windows, so a "
+                "permanently lowered limit costs one 429 episode per ~10 windows, not one every "
+                "few"
             ),
         )
     )

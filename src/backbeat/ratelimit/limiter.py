@@ -148,7 +148,7 @@ class Limiter:
     ) -> None:
         """What the upstream answered: frees the lease; a 429 pauses, lowers or bans the app."""
         if kind == "success" and grant.lease is None:
-            return  # nothing shared to update: recovery happens inside acquire
+            return  # nothing shared to update: the ceiling regrows with time alone
         await self._finish(grant, Outcome(kind, grant.granted_at, retry_after, grant.lease))
 
     async def _finish(self, grant: Grant, outcome: Outcome) -> None:

@@ -31,9 +31,15 @@ class Policy:
     shared: tuple[Rate, ...] = ()  # windows over every call of the app, whatever its class
     concurrency: int | None = None  # in-flight calls across all processes
     lease_ttl: float = 30.0  # a lease of a process that died frees itself after this
+    # The adaptive ceiling (a multiplier on every window's limit; see backends/memory.py
+    # `ceiling`): a rate 429 of a call granted after the last decrease multiplies it by
+    # `decrease_factor` (down to `min_multiplier`) and remembers the level that drew it; each
+    # full recovery window since then adds `recovery_step`, up to one step below that level
+    # only, until `forget_429_after` windows without a new 429 let it grow back to 1.
     min_multiplier: float = 0.25  # floor of the adaptive ceiling
     decrease_factor: float = 0.5  # a rate 429 multiplies the ceiling by this
     recovery_step: float = 0.1  # each full window without a 429 adds this back
+    forget_429_after: int = 10  # windows (5 min for Spotify's 30 s) holding below the 429 level
     reserve_share: float = 0.25  # most of a window kept free for waiting HIGH calls
     pace: bool = True  # spread NORMAL/LOW grants evenly over each window (see memory.py)
     ban_threshold: float = 60.0  # a Retry-After above this is a ban, not a pause
@@ -47,6 +53,8 @@ class Policy:
             raise ValueError("concurrency must be at least 1")
         if not 0 < self.min_multiplier <= 1 or not 0 < self.decrease_factor < 1:
             raise ValueError("min_multiplier must be in (0, 1] and decrease_factor in (0, 1)")
+        if self.recovery_step <= 0 or self.forget_429_after < 1:
+            raise ValueError("recovery_step must be positive and forget_429_after at least 1")
         if self.max_default_pause > self.ban_threshold:
             raise ValueError("max_default_pause must not exceed ban_threshold")
 
@@ -76,6 +84,14 @@ class Policy:
     @property
     def longest_period(self) -> float:
         return max(window.rate.period for window in self.windows_of_all())
+
+    @property
+    def recovery_period(self) -> float:
+        """The adaptive ceiling's clock: the longest window the ceiling can lower. A minimum
+        interval (a window of one) stays one call whatever the ceiling, so a long one must not
+        slow the regrowth of the others."""
+        lowered = [w.rate.period for w in self.windows_of_all() if w.rate.limit > 1]
+        return max(lowered, default=self.longest_period)
 
     def divided(self, processes: int) -> Policy:
         """This policy's share for one of `processes` processes that cannot coordinate (the

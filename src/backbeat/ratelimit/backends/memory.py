@@ -33,13 +33,12 @@ ATTEMPTS_PER_SLOT = 3.0  # how many scattered retries should meet each freed slo
 
 @dataclass
 class _State:
-    now: float
     logs: dict[str, deque[float]] = field(default_factory=dict)
     paced: dict[str, float] = field(default_factory=dict)  # window → next NORMAL/LOW slot (TAT)
-    multiplier: float = 1.0
-    changed_at: float = 0.0  # last change of the multiplier
+    multiplier: float = 1.0  # the ceiling as the last 429 episode lowered it (see `ceiling`)
+    last_429: float = 0.0  # the ceiling that drew that 429 (0: none yet)
     pause_until: float = 0.0
-    paused_at: float = -math.inf  # when the current pause episode began
+    paused_at: float = -math.inf  # when the current pause episode began (the last decrease)
     strikes: int = 0  # consecutive 429s, for the default pause
     ban_until: float = 0.0
     warm_until: float = 0.0
@@ -49,8 +48,23 @@ class _State:
     grants: int = 0
     http_429: Counter[str] = field(default_factory=Counter)
 
-    def __post_init__(self) -> None:
-        self.changed_at = self.now
+
+def ceiling(state: _State, policy: Policy, now: float) -> float:
+    """The adaptive ceiling now, a function of the time since the last decrease (so idle time
+    and pauses count, and nothing needs an acquire to recover): one `recovery_step` back per full
+    recovery window, but no higher than one step below the level that drew the last 429 — a limit
+    that really dropped is not probed again every few windows. After `forget_429_after` windows
+    without a new 429 that memory lapses and the ceiling grows on to 1, to find a limit that
+    came back up."""
+    lowered = state.multiplier
+    if lowered >= 1:
+        return lowered
+    step, forget = policy.recovery_step, policy.forget_429_after
+    windows = max(0, math.floor((now - state.paused_at) / policy.recovery_period))
+    held = max(lowered, state.last_429 - step) if state.last_429 > 0 else 1.0
+    if windows < forget:
+        return min(held, lowered + windows * step)
+    return min(1.0, min(held, lowered + (forget - 1) * step) + (windows - forget + 1) * step)
 
 
 def effective_limit(limit: int, multiplier: float, warming: bool) -> int:
@@ -70,14 +84,15 @@ class MemoryBackend:
         self.run_id = uuid.uuid4().hex
         self._apps: dict[str, _State] = {}
 
-    def _state(self, app: str, now: float) -> _State:
+    def _state(self, app: str) -> _State:
         if app not in self._apps:
-            self._apps[app] = _State(now=now)
+            self._apps[app] = _State()
         return self._apps[app]
 
     async def acquire(self, request: Acquire) -> Decision:
         policy, now = request.policy, self.clock.time()
-        state = self._state(policy.app, now)
+        state = self._state(policy.app)
+        multiplier = ceiling(state, policy, now)
 
         def wait(reason: str, seconds: float) -> Decision:
             expiry = now + seconds + WAITER_GRACE
@@ -87,7 +102,7 @@ class MemoryBackend:
             # The window with the widest spacing frees slots slowest; its waiters (of any
             # priority) are the rivals.
             spacing, binding = max(
-                (w.rate.period / effective_limit(w.rate.limit, state.multiplier, warming), -i)
+                (w.rate.period / effective_limit(w.rate.limit, multiplier, warming), -i)
                 for i, w in enumerate(request.windows)
             )
             waiting = state.waiting[request.windows[-binding].key]
@@ -102,7 +117,6 @@ class MemoryBackend:
                             ban_until=state.ban_until)  # fmt: skip
         if state.pause_until > now:
             return wait("paused", state.pause_until - now)
-        self._recover(policy, state, now)
         state.leases = {k: exp for k, exp in state.leases.items() if exp > now}
         if policy.concurrency is not None and len(state.leases) >= policy.concurrency:
             return wait("concurrency", min(min(state.leases.values()) - now, 0.05))
@@ -114,7 +128,7 @@ class MemoryBackend:
         needed = 0.0
         for window in request.windows:
             log = self._log(state, window, now)
-            effective = effective_limit(window.rate.limit, state.multiplier, warming)
+            effective = effective_limit(window.rate.limit, multiplier, warming)
             allowed = effective
             if request.priority != Priority.HIGH:
                 allowed -= reserve_for(effective, policy, high_waiting)
@@ -140,7 +154,7 @@ class MemoryBackend:
             state.logs[window.key].extend([now] * request.cost)
             if request.priority != Priority.HIGH and policy.pace:
                 spacing = window.rate.period / effective_limit(
-                    window.rate.limit, state.multiplier, warming
+                    window.rate.limit, multiplier, warming
                 )
                 # Catching up by up to one spacing keeps a slightly late retry on the schedule.
                 theoretical = max(state.paced.get(window.key, -math.inf), now - spacing)
@@ -162,19 +176,9 @@ class MemoryBackend:
             log.popleft()
         return log
 
-    def _recover(self, policy: Policy, state: _State, now: float) -> None:
-        """Each full longest window without a rate 429 gives back one recovery step, and the
-        default pause starts again from its first length."""
-        if state.multiplier < 1 and now - state.changed_at >= policy.longest_period:
-            state.multiplier = min(1.0, state.multiplier + policy.recovery_step)
-            state.changed_at = now
-            state.strikes = 0
-        if state.strikes and now - state.paused_at >= policy.longest_period:
-            state.strikes = 0
-
     async def finish(self, policy: Policy, outcome: Outcome) -> None:
         now = self.clock.time()
-        state = self._state(policy.app, now)
+        state = self._state(policy.app)
         if outcome.lease is not None:
             state.leases.pop(outcome.lease, None)
         if outcome.kind == "quota" or (
@@ -188,25 +192,32 @@ class MemoryBackend:
         elif outcome.kind == "rate_limited":
             state.http_429["rate"] += 1
             if outcome.granted_at <= state.paused_at:
-                return  # sent before the current pause began: the same episode, counted once
+                # Granted before the last decrease: a call already in flight when the episode
+                # began, answered by the same overload. Counted once: no longer pause, no
+                # second decrease.
+                return
+            multiplier = ceiling(state, policy, now)
+            if now - state.paused_at >= policy.recovery_period:
+                state.strikes = 0  # a quiet window: the default pause starts over
             state.strikes += 1
             pause = outcome.retry_after or min(
                 policy.max_default_pause, policy.default_pause * 2 ** (state.strikes - 1)
             )
             state.pause_until = max(state.pause_until, now + pause)
             state.paused_at = now
-            state.multiplier = max(policy.min_multiplier, state.multiplier * policy.decrease_factor)
-            state.changed_at = now
+            state.last_429 = multiplier
+            state.multiplier = max(policy.min_multiplier, multiplier * policy.decrease_factor)
 
     async def snapshot(self, policy: Policy) -> AppMetrics:
         now = self.clock.time()
-        state = self._state(policy.app, now)
+        state = self._state(policy.app)
         warming = state.warm_until > now
+        multiplier = ceiling(state, policy, now)
         live = [p for p, exp in state.waiters.values() if exp > now]
         windows = []
         for window in policy.windows_of_all():
             log = self._log(state, window, now)
-            effective = effective_limit(window.rate.limit, state.multiplier, warming)
+            effective = effective_limit(window.rate.limit, multiplier, warming)
             reserve = reserve_for(effective, policy, live.count(Priority.HIGH))
             windows.append(
                 WindowMetrics(
@@ -215,7 +226,7 @@ class MemoryBackend:
             )
         return AppMetrics(
             app=policy.app,
-            multiplier=state.multiplier,
+            multiplier=multiplier,
             pause_remaining=max(0.0, state.pause_until - now),
             ban_remaining=max(0.0, state.ban_until - now),
             warming_up=warming,

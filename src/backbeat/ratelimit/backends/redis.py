@@ -2,7 +2,8 @@
 backends/memory.py as one Lua script per operation, on Redis' own clock (TIME) unless a clock is
 injected (tests). Keys of one app share a hash tag, so a cluster keeps them in one slot:
 
-    {prefix}:{<app>}:state         hash: run id, multiplier, pause, ban, warm-up, pacing, counters
+    {prefix}:{<app>}:state         hash: run id, ceiling (as last lowered, and the level that
+                                   drew that 429), pause, ban, warm-up, pacing, counters
     {prefix}:{<app>}:w:<window>    zset: one member per slot taken, scored by grant time
     {prefix}:{<app>}:leases        zset: lease → expiry
     {prefix}:{<app>}:waiters:<p>   zset per priority value: waiter → expiry
@@ -125,6 +126,8 @@ class RedisBackend:
             1 if policy.pace else 0,
             policy.recovery_step,
             policy.longest_period,
+            policy.recovery_period,
+            policy.forget_429_after,
             WAITER_GRACE,
             key_ttl,
             state_ttl,
@@ -158,6 +161,7 @@ class RedisBackend:
             policy.default_pause,
             policy.max_default_pause,
             _ttls_ms(policy)[1],
+            *_ceiling_args(policy),
         ]
         base = self._base(policy.app)
         await self._call(self._finish, [f"{base}:state", f"{base}:leases"], args)
@@ -167,6 +171,7 @@ class RedisBackend:
         args: list[EncodableT] = [
             self._now(),
             policy.reserve_share,
+            *_ceiling_args(policy),
             *_rates(windows),
         ]
         raw = await self._call(self._snapshot, self.keys(policy.app, windows), args)
@@ -199,6 +204,11 @@ class RedisBackend:
 
 def _rates(windows: Sequence[Window]) -> list[EncodableT]:
     return [value for window in windows for value in (window.rate.limit, window.rate.period)]
+
+
+def _ceiling_args(policy: Policy) -> list[EncodableT]:
+    """What common.lua's `ceiling` needs besides the state."""
+    return [policy.recovery_step, policy.recovery_period, policy.forget_429_after]
 
 
 def _ttls_ms(policy: Policy) -> tuple[int, int]:

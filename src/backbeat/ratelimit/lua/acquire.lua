@@ -3,8 +3,8 @@
 --       of waiters per window (in the same order).
 -- ARGV: now ('' = TIME), token (run id if the state is new), known_run ('' = none), priority,
 --       cost, waiter, concurrency ('' = none), lease_ttl, reserve_share, pace (0/1),
---       recovery_step, longest_period, waiter_grace, key_ttl_ms, state_ttl_ms,
---       then limit, period per window.
+--       recovery_step, longest_period, recovery_period, forget_429_after, waiter_grace,
+--       key_ttl_ms, state_ttl_ms, then limit, period per window.
 -- Pacing keeps, per window, the next NORMAL/LOW slot (GCRA's theoretical arrival time) in the
 -- state hash under 'tat:' .. the window's key.
 -- Returns {granted 0/1, reason, wait, now, run_id, lease or '', ban_until or '', spread}.
@@ -13,9 +13,10 @@ local token, known_run = ARGV[2], ARGV[3]
 local priority, cost, waiter = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 local concurrency = tonumber(ARGV[7])
 local lease_ttl, share, pace = tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10] == '1'
-local step, longest, grace = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
-local key_ttl, state_ttl = ARGV[14], tonumber(ARGV[15])
-local FIRST_WINDOW_ARG = 16
+local step, longest = tonumber(ARGV[11]), tonumber(ARGV[12])
+local recovery_period, forget = tonumber(ARGV[13]), tonumber(ARGV[14])
+local grace, key_ttl, state_ttl = tonumber(ARGV[15]), ARGV[16], tonumber(ARGV[17])
+local FIRST_WINDOW_ARG = 18
 
 local state_key, leases_key = KEYS[1], KEYS[2]
 local waiter_keys = {KEYS[3], KEYS[4], KEYS[5]}
@@ -23,7 +24,7 @@ local FIRST_WINDOW_KEY = 6
 local WINDOWS = (#KEYS - FIRST_WINDOW_KEY + 1) / 2  -- logs, then their waiter sets
 local LAST_WINDOW_KEY = FIRST_WINDOW_KEY + WINDOWS - 1
 
-local s = load_state(state_key, now)
+local s = load_state(state_key)
 if not s.run_id then
   -- No run id: a first start, or Redis came back empty and the last window's grants are lost.
   set(s, 'run_id', token)
@@ -33,6 +34,7 @@ if not s.run_id then
 end
 
 local warming = s.warm_until > now
+local multiplier = ceiling(s, now, step, recovery_period, forget)
 
 local function reply(granted, reason, wait, lease, ban_until, spread)
   save_state(state_key, s, now, state_ttl)
@@ -46,7 +48,7 @@ local function spread()
   local spacing, binding = 0, FIRST_WINDOW_KEY
   for i = FIRST_WINDOW_KEY, LAST_WINDOW_KEY do
     local arg = FIRST_WINDOW_ARG + 2 * (i - FIRST_WINDOW_KEY)
-    local effective = effective_limit(tonumber(ARGV[arg]), s.multiplier, warming)
+    local effective = effective_limit(tonumber(ARGV[arg]), multiplier, warming)
     local window_spacing = tonumber(ARGV[arg + 1]) / effective
     if window_spacing > spacing then
       spacing, binding = window_spacing, i
@@ -81,15 +83,6 @@ end
 if s.pause_until > now then
   return wait('paused', s.pause_until - now)
 end
--- Each full longest window without a rate 429 gives back one recovery step.
-if s.multiplier < 1 and now - s.changed_at >= longest then
-  set(s, 'multiplier', math.min(1, s.multiplier + step))
-  set(s, 'changed_at', now)
-  set(s, 'strikes', 0)
-end
-if s.strikes > 0 and now - s.paused_at >= longest then
-  set(s, 'strikes', 0)  -- a quiet window: the default pause starts again from its first length
-end
 redis.call('ZREMRANGEBYSCORE', leases_key, '-inf', fmt(now))
 if concurrency and redis.call('ZCARD', leases_key) >= concurrency then
   local first = redis.call('ZRANGE', leases_key, 0, 0, 'WITHSCORES')
@@ -112,7 +105,7 @@ for i = FIRST_WINDOW_KEY, LAST_WINDOW_KEY do
   local limit, period = tonumber(ARGV[arg]), tonumber(ARGV[arg + 1])
   redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now - period))
   local used = redis.call('ZCARD', key)
-  local effective = effective_limit(limit, s.multiplier, warming)
+  local effective = effective_limit(limit, multiplier, warming)
   local allowed = effective
   if priority ~= 0 then
     allowed = allowed - reserve_for(effective, share, high_waiting)

@@ -16,16 +16,18 @@ local function clock_now(arg)
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 
-local FIELDS = {'run_id', 'multiplier', 'changed_at', 'pause_until', 'paused_at', 'strikes',
+-- multiplier: the ceiling as the last 429 episode lowered it (the live one is `ceiling`);
+-- last_429: the ceiling that drew that 429 (0: none yet).
+local FIELDS = {'run_id', 'multiplier', 'last_429', 'pause_until', 'paused_at', 'strikes',
                 'ban_until', 'warm_until'}
 
--- The app's state hash; a missing hash reads as a fresh state (changed_at = now).
-local function load_state(key, now)
+-- The app's state hash; a missing hash reads as a fresh state.
+local function load_state(key)
   local raw = redis.call('HMGET', key, unpack(FIELDS))
-  local s = {
+  return {
     run_id = raw[1],  -- false when missing
     multiplier = tonumber(raw[2]) or 1,
-    changed_at = tonumber(raw[3]),
+    last_429 = tonumber(raw[3]) or 0,
     pause_until = tonumber(raw[4]) or 0,
     paused_at = tonumber(raw[5]) or -math.huge,
     strikes = tonumber(raw[6]) or 0,
@@ -33,11 +35,25 @@ local function load_state(key, now)
     warm_until = tonumber(raw[8]) or 0,
     dirty = {},
   }
-  if s.changed_at == nil then
-    s.changed_at = now
-    s.dirty.changed_at = true
+end
+
+-- The adaptive ceiling now (backends/memory.py `ceiling`): one step back per full recovery
+-- window since the last decrease, no higher than one step below the level that drew the last
+-- 429, until `forget` windows without a new one let it grow on to 1.
+local function ceiling(s, now, step, period, forget)
+  local lowered = s.multiplier
+  if lowered >= 1 then
+    return lowered
   end
-  return s
+  local windows = math.max(0, math.floor((now - s.paused_at) / period))
+  local held = 1
+  if s.last_429 > 0 then
+    held = math.max(lowered, s.last_429 - step)
+  end
+  if windows < forget then
+    return math.min(held, lowered + windows * step)
+  end
+  return math.min(1, math.min(held, lowered + (forget - 1) * step) + (windows - forget + 1) * step)
 end
 
 local function set(s, field, value)
