@@ -356,6 +356,21 @@ class AuthSettings(BaseModel):
     )
     ingest_rate: RateText = Field(default="6/60", description="per user, inbound")
     insights_rate: RateText = Field(default="6/60", description="per user, inbound")
+    # Routes that call the upstream while the user waits: a user's own cap, under the app's
+    # shared budget (Spotify's 30-s window, ReccoBeats' 60-s one).
+    catalog_rate: RateText = Field(
+        default="30/30", description="per user, inbound: /api/search and /api/albums"
+    )
+    discovery_rate: RateText = Field(
+        default="10/60", description="per user, inbound: /api/recommendations, /api/audio-features"
+    )
+    ranking_rate: RateText = Field(
+        default="10/600", description="per user, inbound: new ranking sessions and imports"
+    )
+    passthrough_rate: RateText = Field(
+        default="40/30",
+        description="per user, inbound: /v1/* (half the app's default read budget at most)",
+    )
 
 
 class OrganizerAppSettings(BaseModel):

@@ -21,6 +21,7 @@ from backbeat.api.routes import (
     listening,
     metrics,
     organizer,
+    passthrough,
     ranking,
     search,
     status,
@@ -80,4 +81,5 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[Plugin] = 
     app.include_router(status.router)
     app.include_router(health.router)
     app.include_router(dashboard.router)
+    app.include_router(passthrough.router, prefix="/v1")  # Spotify's API, for our users
     return app

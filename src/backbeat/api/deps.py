@@ -1,4 +1,8 @@
-"""What routes depend on, taken from the application's state (set up by the lifespan)."""
+"""What routes depend on, taken from the application's state (set up by the lifespan).
+
+All `async def`, though none awaits: FastAPI runs a plain `def` dependency in its thread pool,
+a hop per dependency per request, queued behind every other request's (under a burst, 429s
+included)."""
 
 from __future__ import annotations
 
@@ -11,12 +15,12 @@ from backbeat.jobs.lifecycle import JobStore
 from backbeat.jobs.runtime import JobRuntime
 
 
-def job_runtime(request: Request) -> JobRuntime:
+async def job_runtime(request: Request) -> JobRuntime:
     runtime: JobRuntime = request.app.state.jobs
     return runtime
 
 
-def job_store(runtime: Annotated[JobRuntime, Depends(job_runtime)]) -> JobStore:
+async def job_store(runtime: Annotated[JobRuntime, Depends(job_runtime)]) -> JobStore:
     return runtime.store
 
 
@@ -26,7 +30,7 @@ JobStoreDep = Annotated[JobStore, Depends(job_store)]
 JobRuntimeDep = Annotated[JobRuntime, Depends(job_runtime)]
 
 
-def inbound_limits(request: Request) -> InboundLimits:
+async def inbound_limits(request: Request) -> InboundLimits:
     limits: InboundLimits = request.app.state.inbound
     return limits
 

@@ -5,30 +5,36 @@ Every method and path under the mount is forwarded with `Upstream.send`, named a
 simulator's endpoint names (unknown paths are `other`, still forwarded, never cached) so that
 limits, TTLs and stats apply as to backbeat's own calls.
 
-Auth: the caller must send a bearer token, else 401 as Spotify answers. Catalog calls go out with
-backbeat's app token (the caller's is not checked: who may reach the mount is the API's concern),
-so they share backbeat's budget and cache; `/me…`, `/users/…` and `/playlists/…` go out with the
-caller's own token, since their answers (and rights) are the caller's.
+Auth: the mount is given a `caller` dependency that authenticates the request and names the
+backbeat user (the API's: a session cookie or a backbeat API token); without one nothing is
+forwarded. Catalog calls go out with backbeat's app token, so they share backbeat's budget and
+cache; `/me…`, `/users/…` and `/playlists/…` go out as that user, with the user's stored Spotify
+token (cached per user), so a client never holds a Spotify token. A caller's bearer token is
+never forwarded.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 
-from backbeat.errors import UpstreamAuthError, UpstreamError
+from backbeat.errors import ReloginRequired, UpstreamAuthError, UpstreamError
 from backbeat.ratelimit import LimiterUnavailable, OpClass, Priority, SlotTimeout, UpstreamBanned
 from backbeat.upstream.call import Request as UpstreamRequest
 from backbeat.upstream.call import Retryable
 from backbeat.upstream.stack import UpstreamStack
 
 StackGetter = Callable[[Request], UpstreamStack]
+# A FastAPI dependency: the calling backbeat user's id, or it raises (PassthroughError, or an
+# error the app answers in the same `{"error": {"status", "message"}}` shape).
+CallerDependency = Callable[..., Awaitable[str]]
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 OTHER = "other"
 
@@ -62,10 +68,14 @@ ENDPOINTS: tuple[tuple[str, str, str], ...] = (
     ("POST", "playlists/*/tracks", "add_playlist_items"),
 )
 BATCH_PATHS = frozenset({"tracks", "albums", "artists", "audio-features"})  # with `?ids=`
-USER_ROOTS = frozenset({"me", "users", "playlists"})  # answered per caller: the caller's token
+USER_ROOTS = frozenset({"me", "users", "playlists"})  # answered per user: the user's token
 LINK_KEYS = frozenset({"href", "next", "previous"})
 PATH_SAFE = "-._~:@!$&'()*+,;="  # RFC 3986 pchar: the rest of a decoded segment is re-quoted
 FAILURES = (UpstreamError, UpstreamBanned, SlotTimeout, LimiterUnavailable)
+RELOGIN = (
+    "Spotify no longer accepts this backbeat user's authorization (revoked or expired): "
+    "log in to backbeat again at /auth/login"
+)
 
 
 class PassthroughError(Exception):
@@ -114,6 +124,7 @@ def split_path(path: str) -> list[str]:
 
 
 def bearer_of(request: Request) -> str:
+    """The request's bearer token (for a `caller` dependency that authenticates by it)."""
     header = request.headers.get("authorization")
     if not header:
         raise PassthroughError(401, "No token provided")
@@ -170,9 +181,16 @@ def failure(error: Exception, call: UpstreamRequest, now: float) -> PassthroughE
         return PassthroughError(503, "Rate limit budget exhausted", error.retry_after)
     if isinstance(error, LimiterUnavailable):
         return PassthroughError(503, "Rate limiter unavailable")
+    if call.user is not None and (
+        isinstance(error, ReloginRequired)
+        or (isinstance(error, UpstreamAuthError) and error.status == 401)  # even once refreshed
+    ):
+        # The user's Spotify grant is gone: only a new login helps. 403, not 401: the caller's
+        # backbeat credential is fine, and a client refreshing it would not fix anything.
+        return PassthroughError(403, RELOGIN)
     if (
         isinstance(error, UpstreamAuthError)
-        and call.token is None
+        and call.user is None
         and (error.endpoint == "token" or error.status == 401)  # accounts, or the API
     ):
         # Backbeat's own credentials failed: a 401 would only make the client refresh its own.
@@ -184,9 +202,9 @@ def failure(error: Exception, call: UpstreamRequest, now: float) -> PassthroughE
     return PassthroughError(502, "Invalid upstream answer")
 
 
-async def upstream_request(request: Request, path: str) -> UpstreamRequest:
+async def upstream_request(request: Request, path: str, user: str) -> UpstreamRequest:
+    """The call for `path`, made for the backbeat `user`."""
     segments = split_path(path)
-    token = bearer_of(request)
     method = request.method
     params = dict(request.query_params)  # a repeated key: its last value
     return UpstreamRequest(
@@ -197,25 +215,39 @@ async def upstream_request(request: Request, path: str) -> UpstreamRequest:
         body=None if method == "GET" else await json_body(request),  # GETs are cached by URL
         op_class=op_class_of(method, segments, params),
         priority=Priority.HIGH,  # a client is waiting on this response
-        token=token if segments and segments[0] in USER_ROOTS else None,
+        user=user if segments and segments[0] in USER_ROOTS else None,  # else the app's token
     )
 
 
-def passthrough_router(stack_getter: StackGetter) -> APIRouter:
-    """Serves every method and path; include it with a prefix: `include_router(r, prefix="/v1")`."""
-    router = APIRouter()
+class SpotifyShapedRoute(APIRoute):
+    """Answers a PassthroughError raised anywhere in the route, dependencies included, in
+    Spotify's error shape, whatever app the router is mounted in."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except PassthroughError as error:
+                return error.response()
+
+        return handle
+
+
+def passthrough_router(stack_getter: StackGetter, caller: CallerDependency) -> APIRouter:
+    """Serves every method and path; include it with a prefix: `include_router(r, prefix="/v1")`.
+    `caller` authenticates each request before anything is forwarded (see the module's doc)."""
+    router = APIRouter(route_class=SpotifyShapedRoute)
 
     @router.api_route("/{path:path}", methods=METHODS, include_in_schema=False)
-    async def forward(path: str, request: Request) -> Response:
+    async def forward(path: str, request: Request, user: str = Depends(caller)) -> Response:
         stack = stack_getter(request)
+        call = await upstream_request(request, path, user)
         try:
-            call = await upstream_request(request, path)
-            try:
-                answer = await stack.spotify_upstream.send(call)
-            except (*FAILURES, json.JSONDecodeError, UnicodeDecodeError) as error:
-                raise failure(error, call, stack.clock.time()) from error  # decode: 2xx not JSON
-        except PassthroughError as error:
-            return error.response()
+            answer = await stack.spotify_upstream.send(call)
+        except (*FAILURES, json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise failure(error, call, stack.clock.time()) from error  # decode: 2xx not JSON
         if answer.body is None:
             return Response(status_code=answer.status)
         content = relink(answer.body, stack.spotify_upstream.base_url, own_base(request, path))

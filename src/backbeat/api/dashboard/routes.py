@@ -33,7 +33,7 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 PATH = "/dashboard"
 
 
-def access_of(request: Request) -> AdminAccess:
+async def access_of(request: Request) -> AdminAccess:  # async: no thread-pool hop
     access: AdminAccess = request.app.state.dashboard.access
     return access
 

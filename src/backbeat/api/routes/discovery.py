@@ -9,10 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from backbeat.api.auth import Caller, ServicesDep
+from backbeat.api.auth import Caller, ServicesDep, limited
+from backbeat.domain.accounts import CurrentSession
 from backbeat.domain.recommendations import MAX_SIZE, Recommendations, TrackFeatures
 
 router = APIRouter(prefix="/api", tags=["discovery"])
+# ReccoBeats (and Spotify) while the user waits: limited per user.
+DiscoveryCaller = Annotated[CurrentSession, limited("discovery")]
 
 
 class LeaderboardEntry(BaseModel):
@@ -50,7 +53,7 @@ def _ids(text: str) -> list[str]:
 
 @router.get("/recommendations")
 async def recommendations(
-    caller: Caller,
+    caller: DiscoveryCaller,
     found: ServicesDep,
     seed_tracks: Annotated[str, Query(max_length=200, description="1–5 comma-separated ids")],
     size: Annotated[int, Query(ge=1, le=MAX_SIZE)] = 20,
@@ -62,7 +65,7 @@ async def recommendations(
 
 @router.get("/audio-features")
 async def audio_features(
-    caller: Caller,
+    caller: DiscoveryCaller,
     found: ServicesDep,
     ids: Annotated[str, Query(max_length=1000, description="1–40 comma-separated track ids")],
 ) -> TrackFeatures:

@@ -9,9 +9,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from backbeat.api.auth import Caller, ServicesDep
-from backbeat.api.deps import InboundDep, JobRuntimeDep
+from backbeat.api.auth import Caller, ServicesDep, limited
+from backbeat.api.deps import JobRuntimeDep
 from backbeat.api.routes.listening import Accepted
+from backbeat.domain.accounts import CurrentSession
 from backbeat.domain.insights import StoredInsight, resolve
 from backbeat.domain.listening import get_snapshot, list_snapshots
 from backbeat.errors import InvalidRequest
@@ -39,10 +40,9 @@ class GenerateRequest(BaseModel):
 @router.post("/generate", status_code=202)
 async def generate(
     request: GenerateRequest,
-    caller: Caller,
+    caller: Annotated[CurrentSession, limited("insights")],
     found: ServicesDep,
     jobs: JobRuntimeDep,
-    inbound: InboundDep,
 ) -> Accepted:
     """Write an insight from a snapshot, in the background (poll the task for `insight_id`)."""
     spec, tone = resolve(request.insight_type, request.tone_mode)  # an unknown tone: 422 now
@@ -53,7 +53,6 @@ async def generate(
         if not latest:
             raise InvalidRequest("snapshot_id", "no snapshot yet: POST /api/listening/ingest")
         snapshot_id = latest[0].id
-    await inbound.check("insights", caller.user_id)
     enqueued = await jobs.enqueuer.enqueue(
         GENERATE,
         {"snapshot_id": snapshot_id, "insight_type": spec.insight_type, "tone_mode": tone},

@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from backbeat.api.auth import Caller, ServicesDep
-from backbeat.api.deps import InboundDep, JobRuntimeDep
+from backbeat.api.auth import Caller, ServicesDep, limited
+from backbeat.api.deps import JobRuntimeDep
 from backbeat.db.models import ListeningSnapshot
+from backbeat.domain.accounts import CurrentSession
 from backbeat.domain.listening import get_snapshot, list_snapshots
 from backbeat.jobs.tasks.listening import INGEST, ingest_key
 from backbeat.ratelimit import Priority
@@ -31,11 +32,12 @@ class Accepted(BaseModel):
 
 @router.post("/ingest", status_code=202)
 async def ingest(
-    request: IngestRequest, caller: Caller, jobs: JobRuntimeDep, inbound: InboundDep
+    request: IngestRequest,
+    caller: Annotated[CurrentSession, limited("ingest")],
+    jobs: JobRuntimeDep,
 ) -> Accepted:
     """Ingest the caller's listening data for a time range into today's snapshot, in the
     background. A second request while one is queued or running returns the same task."""
-    await inbound.check("ingest", caller.user_id)
     ranges = [request.time_range]
     enqueued = await jobs.enqueuer.enqueue(
         INGEST,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 
-from backbeat.api.auth import Caller, ServicesDep
-from backbeat.api.deps import InboundDep, JobRuntimeDep
+from backbeat.api.auth import Caller, ServicesDep, limited
+from backbeat.api.deps import JobRuntimeDep
 from backbeat.api.routes.listening import Accepted
+from backbeat.domain.accounts import CurrentSession
 from backbeat.domain.organizer import (
     OrganizerSettings,
     get_settings,
@@ -43,9 +44,10 @@ async def write_settings(
 
 
 @router.post("/scan", status_code=202)
-async def scan(caller: Caller, jobs: JobRuntimeDep, inbound: InboundDep) -> Accepted:
+async def scan(
+    caller: Annotated[CurrentSession, limited("organizer")], jobs: JobRuntimeDep
+) -> Accepted:
     """Sort the caller's new liked songs now (HIGH priority; a few per hour)."""
-    await inbound.check("organizer", caller.user_id)
     enqueued = await jobs.enqueuer.enqueue(
         ORGANIZE, {}, user_id=caller.user_id, priority=Priority.HIGH
     )

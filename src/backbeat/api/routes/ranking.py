@@ -9,10 +9,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, model_validator
 
-from backbeat.api.auth import Caller, ServicesDep
+from backbeat.api.auth import Caller, ServicesDep, limited
 from backbeat.api.deps import JobRuntimeDep
 from backbeat.api.routes.listening import Accepted
 from backbeat.api.views.ranking import Duel, Pair, Session, SessionItem
+from backbeat.domain.accounts import CurrentSession
 from backbeat.domain.ranking import RankingService
 from backbeat.errors import InvalidRequest, NotFound
 from backbeat.jobs.runtime import JobRuntime
@@ -23,6 +24,8 @@ router = APIRouter(prefix="/api/ranking", tags=["ranking"])
 
 # Spotify ids are 22 base-62 characters: anything else is refused before it costs a call.
 SpotifyId = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{22}$")]
+# A new session or an import walks a whole artist upstream: limited per user.
+RankingCaller = Annotated[CurrentSession, limited("ranking")]
 
 
 class NewSession(BaseModel):
@@ -42,7 +45,7 @@ class NewSession(BaseModel):
 
 
 @router.post("/sessions", status_code=201)
-async def create_session(request: NewSession, caller: Caller, found: ServicesDep) -> Session:
+async def create_session(request: NewSession, caller: RankingCaller, found: ServicesDep) -> Session:
     """A session over the source's songs, one release per recording."""
     spotify = found.upstreams.spotify
     name = request.name
@@ -141,7 +144,7 @@ class ImportAccepted(Accepted):
 
 @router.post("/import", status_code=202)
 async def import_artist(
-    request: ImportRequest, caller: Caller, found: ServicesDep, jobs: JobRuntimeDep
+    request: ImportRequest, caller: RankingCaller, found: ServicesDep, jobs: JobRuntimeDep
 ) -> ImportAccepted:
     """Rank all: an empty session now, filled album by album in the background (LOW priority),
     so duels can start with the first album."""

@@ -70,11 +70,20 @@ class Sessions:
             session.add(row)
         return self._sessions.dumps(row.id)
 
+    def verify(self, token: str) -> str | None:
+        """The session id a token names if its signature holds and it is younger than the
+        session's max age, else None — without a query, so that a request can be counted
+        against its inbound limit (and refused) before it costs the database anything."""
+        session_id = self._loads(self._sessions, token, self.max_age)
+        return session_id if isinstance(session_id, str) else None
+
     async def resolve(self, token: str) -> CurrentSession | None:
         """The live session a token names, or None (bad signature, expired, revoked)."""
-        session_id = self._loads(self._sessions, token, self.max_age)
-        if not isinstance(session_id, str):
-            return None
+        session_id = self.verify(token)
+        return await self.lookup(session_id) if session_id is not None else None
+
+    async def lookup(self, session_id: str) -> CurrentSession | None:
+        """The live session of a verified id, or None (expired or revoked)."""
         async with self.database.sessions() as session:
             row = await session.scalar(
                 select(AppSession).where(
