@@ -50,6 +50,7 @@ from tests.faults.report import Finding
 
 pytestmark = [pytest.mark.faults, pytest.mark.services]
 
+LONG_USERS = 500
 USERS = 150
 SCALE = 30.0  # the simulator's 30 s window lasts 1 s
 WORKERS = 2
@@ -66,7 +67,10 @@ async def test_redis_lost_and_restarted_empty_mid_scan_sends_nothing_over_the_li
     monkeypatch: pytest.MonkeyPatch,
     postgres_database: str,
     reliability: list[Finding],
+    long_faults: bool,
 ) -> None:
+    users = LONG_USERS if long_faults else USERS  # --long-faults: a larger scan
+    patience = 60 * users / USERS  # seconds to wait for each stage
     require_redis_server()
     began = time.monotonic()
     run = uuid.uuid4().hex[:8]
@@ -74,7 +78,7 @@ async def test_redis_lost_and_restarted_empty_mid_scan_sends_nothing_over_the_li
     with fleet(tmp_path) as processes:
         store = PrivateRedis(processes)
         store.start()
-        sim = start_simulator(processes, users=USERS, scale=SCALE, client=client)
+        sim = start_simulator(processes, users=users, scale=SCALE, client=client)
         env = deployment_env(
             tmp_path=tmp_path,
             sim_url=sim.url,
@@ -97,10 +101,10 @@ async def test_redis_lost_and_restarted_empty_mid_scan_sends_nothing_over_the_li
             embedded_jobs(services, consumers=False) as runtime,
         ):
             workers = [processes.worker() for _ in range(WORKERS)]
-            await log_in(services, sim.url, client, USERS)
+            await log_in(services, sim.url, client, users)
             jobs = await fire_daily_scan(services, runtime)
             reaping = Reaping()
-            await until_succeeded(runtime, USERS // 3, reaping, within=60)
+            await until_succeeded(runtime, users // 3, reaping, within=patience)
 
             # The fault: Redis dies with its data; it comes back (empty) once every worker
             # has found it gone twice: an outage longer than the simulator's window.
@@ -115,10 +119,10 @@ async def test_redis_lost_and_restarted_empty_mid_scan_sends_nothing_over_the_li
             store.start()
             after_restart = dict(await runtime.store.counts())
 
-            counts = await until_finished(runtime, len(jobs), reaping, within=60)
+            counts = await until_finished(runtime, len(jobs), reaping, within=patience)
             rows = await job_rows(services.database)
             snapshots = await snapshots_by_user(services.database)
-            users = set(await services.users.all_ids())
+            user_ids = set(await services.users.all_ids())
         stats = sim.stats()
         admitted = sim.admitted()
         queue_errors = processes.output("worker").count(QUEUE_ERROR)
@@ -131,11 +135,11 @@ async def test_redis_lost_and_restarted_empty_mid_scan_sends_nothing_over_the_li
     statuses = Counter(status for status, _ in rows.values())
     extra_attempts = sum(n - 1 for _, n in rows.values())
     top_items = stats["by_endpoint"]["top_items"]["requests"]
-    assert statuses == {"succeeded": USERS}, counts
-    assert set(snapshots) == users
+    assert statuses == {"succeeded": users}, counts
+    assert set(snapshots) == user_ids
     assert set(snapshots.values()) == {1}
     assert sum(reaping.resent.values()) > 0  # lost messages came back through the reaper
-    assert TOP_ITEMS_PER_USER * USERS <= top_items <= TOP_ITEMS_PER_USER * (USERS + extra_attempts)
+    assert TOP_ITEMS_PER_USER * users <= top_items <= TOP_ITEMS_PER_USER * (users + extra_attempts)
     # Fail closed: nothing sent without the shared store, nothing refused upstream.
     assert during == 0
     assert stats["http_429"] == 0, stats
@@ -147,7 +151,7 @@ async def test_redis_lost_and_restarted_empty_mid_scan_sends_nothing_over_the_li
             fault="Redis killed mid-scan and restarted empty",
             injected=(
                 f"SIGKILL of the Redis holding the queues, the global limiter and the user limit "
-                f"(no persistence) a third of the way through a scan of {USERS} users on "
+                f"(no persistence) a third of the way through a scan of {users} users on "
                 f"{WORKERS} workers (simulator ×{SCALE:g}); started again on the same port, "
                 f"empty, once every worker had failed to reach it twice "
                 f"({up_at - down_at:.1f} s later)."

@@ -44,6 +44,7 @@ from tests.faults.report import Finding
 
 pytestmark = [pytest.mark.faults, pytest.mark.services]
 
+LONG_USERS = 1000
 USERS = 300
 SCALE = 30.0  # the simulator's 30 s window lasts 1 s
 WORKERS = 2
@@ -55,13 +56,16 @@ async def test_sigkill_of_one_then_every_worker_loses_no_job_and_does_none_twice
     redis_url: str,
     postgres_database: str,
     reliability: list[Finding],
+    long_faults: bool,
 ) -> None:
+    users = LONG_USERS if long_faults else USERS  # --long-faults: a larger scan
+    patience = 60 * users / USERS  # seconds to wait for each stage
     began, first_day = time.monotonic(), today()
     run = uuid.uuid4().hex[:8]
     client = (f"faults-kill-{run}", "faults-kill-secret")
     prefix = f"bbkill{run}"
     with fleet(tmp_path) as processes:
-        sim = start_simulator(processes, users=USERS, scale=SCALE, client=client)
+        sim = start_simulator(processes, users=users, scale=SCALE, client=client)
         env = deployment_env(
             tmp_path=tmp_path,
             sim_url=sim.url,
@@ -88,13 +92,13 @@ async def test_sigkill_of_one_then_every_worker_loses_no_job_and_does_none_twice
                 embedded_jobs(services, consumers=False) as runtime,
             ):
                 workers = [processes.worker() for _ in range(WORKERS)]  # start while users log in
-                await log_in(services, sim.url, client, USERS)
+                await log_in(services, sim.url, client, users)
                 jobs = await fire_daily_scan(services, runtime)
                 fired = time.monotonic()
                 reaping = Reaping()
 
                 # At 15 %: one worker dies; its service manager starts another.
-                await until_succeeded(runtime, USERS * 15 // 100, reaping, within=60)
+                await until_succeeded(runtime, users * 15 // 100, reaping, within=patience)
                 succeeded = [(await runtime.store.counts())["succeeded"]]
                 processes.kill(workers[0])
                 workers[0] = processes.worker()
@@ -103,7 +107,7 @@ async def test_sigkill_of_one_then_every_worker_loses_no_job_and_does_none_twice
                 # At 30 % every worker dies at once, then all are restarted. (Early, so that
                 # the rest of the scan overlaps the re-runs' wait for the dead workers'
                 # cross-process dedup locks: 30 s from when they were taken.)
-                await until_succeeded(runtime, USERS * 30 // 100, reaping, within=60)
+                await until_succeeded(runtime, users * 30 // 100, reaping, within=patience)
                 succeeded.append((await runtime.store.counts())["succeeded"])
                 for worker in workers:
                     processes.kill(worker)
@@ -112,11 +116,11 @@ async def test_sigkill_of_one_then_every_worker_loses_no_job_and_does_none_twice
                 killed = time.monotonic()
                 workers = [processes.worker() for _ in range(WORKERS)]
 
-                await until_finished(runtime, len(jobs), reaping, within=60)
+                await until_finished(runtime, len(jobs), reaping, within=patience)
                 rows = await job_rows(services.database)
                 snapshots = await snapshots_by_user(services.database)
                 dates = await snapshot_dates(services.database)
-                users = set(await services.users.all_ids())
+                user_ids = set(await services.users.all_ids())
             stats = sim.stats()
         finally:
             drop_keys(redis_url, prefix, client[0])
@@ -126,13 +130,13 @@ async def test_sigkill_of_one_then_every_worker_loses_no_job_and_does_none_twice
     attempts = Counter(n for _, n in rows.values())
     reaped = sum(reaping.stale.values())
     top_items = stats["by_endpoint"]["top_items"]["requests"]
-    assert len(jobs) == USERS
-    assert statuses == {"succeeded": USERS}, (statuses, processes.output("worker")[-3000:])
+    assert len(jobs) == users
+    assert statuses == {"succeeded": users}, (statuses, processes.output("worker")[-3000:])
     # The kill of every worker caught jobs in flight, and the reaper gave each one back.
     assert orphans
     assert orphans <= set(reaping.stale)
     # None done twice: one snapshot per user, for today ...
-    assert set(snapshots) == users
+    assert set(snapshots) == user_ids
     assert set(snapshots.values()) == {1}
     assert len(dates) == 1
     assert dates <= {first_day, today()}
@@ -141,12 +145,12 @@ async def test_sigkill_of_one_then_every_worker_loses_no_job_and_does_none_twice
     assert again == {job: reaping.stale[job] for job in again}
     assert set(reaping.stale) <= set(again)
     # Upstream: each user's top items once, plus at most once more per job given back.
-    assert TOP_ITEMS_PER_USER * USERS <= top_items <= TOP_ITEMS_PER_USER * (USERS + reaped)
+    assert TOP_ITEMS_PER_USER * users <= top_items <= TOP_ITEMS_PER_USER * (users + reaped)
     reliability.append(
         Finding(
             fault="SIGKILL of one worker, then of every worker, mid-scan",
             injected=(
-                f"Daily listening scan of {USERS} users (Redis queues and limiter, Postgres, "
+                f"Daily listening scan of {users} users (Redis queues and limiter, Postgres, "
                 f"simulator ×{SCALE:g}) on {WORKERS} `backbeat worker` processes: SIGKILL of "
                 f"one after {succeeded[0]} jobs had succeeded (restarted at once), of every "
                 f"worker after {succeeded[1]} (all restarted at once)."
