@@ -246,6 +246,8 @@ def _api_settings(var: Path, sim_url: str, api_port: int) -> Settings:
             spotify_read=budget, spotify_write=budget, spotify_batch=budget
         ),
         api=ApiSettings(consumers="off"),
+        # One load generator stands for many users: its per-user inbound cap is not measured.
+        auth={"catalog_rate": "1000000/1"},
     )
 
 

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -99,18 +99,32 @@ class Outcome:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
+class World(Protocol):
+    """What a bench's spec tells the simulator: its users, its time scale, backbeat's app."""
+
+    @property
+    def users(self) -> int: ...
+
+    @property
+    def time_scale(self) -> float: ...
+
+    @property
+    def client(self) -> tuple[str, str]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Simulator:
     url: str
-    spec: ScanSpec
+    spec: World
 
     async def tokens(self, users: list[str]) -> dict[str, dict[str, Any]]:
         async with httpx.AsyncClient(base_url=self.url, timeout=30) as sim:
             return {user: await consent(sim, user, self.spec.client, SCOPES) for user in users}
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self, app: str | None = None) -> dict[str, Any]:
+        """The simulator's counts for `app` (default: backbeat's Spotify app)."""
         found: dict[str, Any] = httpx.get(f"{self.url}/_sim/stats").json()["apps"]
-        return dict(found.get(self.spec.client[0], {}))
+        return dict(found.get(app or self.spec.client[0], {}))
 
     def admitted(self) -> list[float]:
         answer = httpx.get(f"{self.url}/_sim/timeline/{self.spec.client[0]}", timeout=60)
@@ -124,13 +138,16 @@ class Simulator:
 
 
 @contextmanager
-def simulator(spec: ScanSpec, log_dir: Path) -> Iterator[Simulator]:
-    """A fresh simulator process: the app limit is the read limit, tastes Zipf-shaped."""
+def simulator(
+    spec: World, log_dir: Path, *, zipf: float = ZIPF, options: tuple[str, ...] = ()
+) -> Iterator[Simulator]:
+    """A fresh simulator process: the app limit is the read limit, tastes Zipf-shaped; `options`
+    are more of `backbeat simulator serve`'s."""
     port = free_port()
     rate = Rate.parse(RateLimitSettings().spotify_read)
     env = {
         **os.environ,
-        "BACKBEAT_SIMULATOR__TASTE_ZIPF": str(ZIPF),
+        "BACKBEAT_SIMULATOR__TASTE_ZIPF": str(zipf),
         "BACKBEAT_SIMULATOR__TOKEN_EXPIRY": str(LONG_TOKENS),
     }
     command = [
@@ -143,6 +160,7 @@ def simulator(spec: ScanSpec, log_dir: Path) -> Iterator[Simulator]:
         f"--limit={rate.limit}",
         f"--window={rate.period:g}",
         f"--register-app={spec.client[0]}:{spec.client[1]}",
+        *options,
     ]
     with (log_dir / "simulator.log").open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,6 +13,15 @@ from backbeat.cli import bench_api
 
 app = typer.Typer(help="Benchmarks: real processes on a real store, with baselines.")
 SERIES = ("per_window", "interactive_realtime_ms")  # in --json, too long to print as text
+PostgresUrl = Annotated[
+    str, typer.Option(help="Postgres server; a scratch database is made and dropped.")
+]
+Logs = Annotated[
+    Path | None, typer.Option(help="Keep the processes' logs here (default: discarded).")
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
+TimeScale = Annotated[float, typer.Option(min=1, help="Simulator and limits sped up.")]
+Report = dict[str, Any]
 
 
 @app.command()
@@ -83,7 +93,7 @@ def _mark(ok: bool) -> str:
 @app.command()
 def organizer(
     users: Annotated[int, typer.Option(min=1, help="Simulated users to scan.")] = 60,
-    time_scale: Annotated[float, typer.Option(min=1, help="Simulator and limits sped up.")] = 30,
+    time_scale: TimeScale = 30,
     workers: Annotated[int, typer.Option(min=1, help="Scans at once.")] = 16,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -107,7 +117,7 @@ def organizer(
 @app.command()
 def scan(
     users: Annotated[int, typer.Option(min=1, help="Simulated users to scan.")] = 300,
-    time_scale: Annotated[float, typer.Option(min=1, help="Simulator and limits sped up.")] = 60,
+    time_scale: TimeScale = 60,
     strategy: Annotated[
         str, typer.Option(help="backbeat, serial-worker, per-process or naive.")
     ] = "backbeat",
@@ -121,17 +131,11 @@ def scan(
     redis_url: Annotated[str, typer.Option(help="Redis (backbeat strategy; scratch DB).")] = (
         "redis://127.0.0.1:6379/14"
     ),
-    postgres_url: Annotated[
-        str, typer.Option(help="Postgres server; a scratch database is made and dropped.")
-    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
-    logs: Annotated[
-        Path | None, typer.Option(help="Keep the processes' logs here (default: discarded).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    postgres_url: PostgresUrl = "postgresql://postgres@127.0.0.1:5432/postgres",
+    logs: Logs = None,
+    as_json: AsJson = False,
 ) -> None:
     """The daily scan of N users with interactive calls beside it, for one strategy."""
-    import tempfile
-
     from backbeat.bench.scan import STRATEGIES, ScanSpec, bench_scan
 
     if strategy not in STRATEGIES:
@@ -146,20 +150,66 @@ def scan(
         redis_url=redis_url,
         postgres_url=postgres_url,
     )
-    with tempfile.TemporaryDirectory(prefix="backbeat-scan-") as scratch:
-        report = bench_scan(spec, logs or Path(scratch))
-    if as_json:
-        typer.echo(json.dumps(report))
-        return
-    shown = {k: v for k, v in report.items() if k not in SERIES}
-    for key, value in shown.items():
-        typer.echo(f"{key}: {value}")
+    report = _with_logs("backbeat-scan-", logs, lambda folder: bench_scan(spec, folder))
+    _show(report, as_json, [f"{k}: {v}" for k, v in report.items() if k not in SERIES])
+
+
+def _with_logs(prefix: str, logs: Path | None, run: Callable[[Path], Report]) -> Report:
+    """`run` with the folder for the processes' logs: `logs`, else a scratch one."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
+        return run(logs or Path(scratch))
+
+
+def _show(report: Report, as_json: bool, text: list[str]) -> None:
+    """The report as one JSON object, or as `text`."""
+    for line in [json.dumps(report)] if as_json else text:
+        typer.echo(line)
+
+
+@app.command()
+def catalog(
+    users: Annotated[int, typer.Option(min=1, help="Simulated users.")] = 200,
+    processes: Annotated[int, typer.Option(min=1, help="`backbeat serve` processes.")] = 2,
+    time_scale: TimeScale = 30,
+    zipf: Annotated[
+        float, typer.Option(min=0.01, help="Favourite artists' Zipf exponent (1/rank^s).")
+    ] = 1.1,
+    favourites: Annotated[int, typer.Option(min=1, help="Favourite artists per user.")] = 5,
+    concurrency: Annotated[int, typer.Option(min=1, help="Users active at once.")] = 8,
+    redis_url: Annotated[
+        str, typer.Option(help="Redis (a DB of the bench's own: shared cache keys are removed).")
+    ] = "redis://127.0.0.1:6379/13",
+    postgres_url: PostgresUrl = "postgresql://postgres@127.0.0.1:5432/postgres",
+    logs: Logs = None,
+    as_json: AsJson = False,
+) -> None:
+    """Ranker + recommendations of N users on a shared catalog: calls asked vs sent upstream."""
+    from backbeat.bench.catalog import CatalogSpec, bench_catalog
+
+    spec = CatalogSpec(
+        users,
+        processes,
+        time_scale,
+        zipf=zipf,
+        favourites=favourites,
+        concurrency=concurrency,
+        redis_url=redis_url,
+        postgres_url=postgres_url,
+    )
+    report = _with_logs("backbeat-catalog-", logs, lambda folder: bench_catalog(spec, folder))
+    text = []
+    for key, value in report.items():  # the per-endpoint and per-route tables a row a line
+        rows = value.items() if isinstance(value, dict) else ()
+        text += [f"{key}:" if rows else f"{key}: {value}", *(f"  {n}: {r}" for n, r in rows)]
+    _show(report, as_json, text)
 
 
 @app.command()
 def report(
     users: Annotated[int, typer.Option(min=1, help="Simulated users per scan.")] = 150,
-    time_scale: Annotated[float, typer.Option(min=1, help="Simulator and limits sped up.")] = 60,
+    time_scale: TimeScale = 60,
     processes: Annotated[int, typer.Option(min=1, help="Worker processes (or threads).")] = 4,
     max_seconds: Annotated[
         float, typer.Option(min=10, help="Stop a strategy still running after this long.")
