@@ -14,8 +14,12 @@ async def test_catalog_calls_are_typed_and_cached() -> None:
         assert 0 < len(tracks) <= 5
         album = await stack.spotify.album(tracks[0].album.id)
         assert album.id == tracks[0].album.id
+        sent = stack.spotify_upstream.upstream_requests
         pages = [items async for items in stack.spotify.all_album_tracks(album.id)]
         assert [t.id for page in pages for t in page] == [t.id for t in album.tracks.items]
+        # The listing's first page came with the album, already looked up: no call more.
+        assert album.tracks.next is None
+        assert stack.spotify_upstream.upstream_requests == sent
         several = await stack.spotify.tracks([t.id for t in tracks] + ["0" * 22])
         assert [t.id if t else None for t in several] == [t.id for t in tracks] + [None]
         features = await stack.spotify.audio_features([t.id for t in tracks])

@@ -52,7 +52,16 @@ def system_env(
     """Every process's settings, as the environment a deployment would give them."""
     scale = spec.time_scale
     read = RateLimitSettings().spotify_read
-    limits = RateLimitSettings(spotify_shared=read, margin=spec.margin).time_scaled(scale)
+    # The simulator enforces one window over every call (the read limit), as Spotify does:
+    # backbeat is told that window, its class windows no stricter. The seeds' per-class guesses
+    # (30 writes, 20 batch gets) would hold a write-heavy phase below the upstream's real limit.
+    limits = RateLimitSettings(
+        spotify_read=read,
+        spotify_write=read,
+        spotify_batch=read,
+        spotify_shared=read,
+        margin=spec.margin,
+    ).time_scaled(scale)
     return {
         "BACKBEAT_ENVIRONMENT": "development",
         "BACKBEAT_REDIS_URL": spec.redis_url,

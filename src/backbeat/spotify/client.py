@@ -125,10 +125,18 @@ class SpotifyClient:
     async def all_album_tracks(
         self, album_id: str, *, priority: Priority = Priority.NORMAL
     ) -> AsyncIterator[list[m.TrackRef]]:
+        """Every track of the album, page by page. The first page comes with the album itself
+        (one call, cached under the album's key and so shared with album look-ups); only the
+        tracks past it need `/albums/{id}/tracks`."""
+        first = (await self.album(album_id, priority=priority)).tracks
+        yield list(first.items)
+        if first.next is None or not first.items:
+            return
+
         async def fetch(limit: int, offset: int) -> m.Page[m.TrackRef]:
             return await self.album_tracks(album_id, limit=limit, offset=offset, priority=priority)
 
-        async for items in pages(fetch):
+        async for items in pages(fetch, start=len(first.items)):
             yield items
 
     async def artist(self, artist_id: str, *, priority: Priority = Priority.NORMAL) -> m.Artist:

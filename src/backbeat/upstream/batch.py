@@ -56,10 +56,10 @@ class OffsetPage(Protocol[T_co]):
 
 
 async def pages(
-    fetch: Callable[[int, int], Awaitable[OffsetPage[T]]], *, limit: int = 50
+    fetch: Callable[[int, int], Awaitable[OffsetPage[T]]], *, limit: int = 50, start: int = 0
 ) -> AsyncIterator[list[T]]:
-    """Every page of an offset-paged list, in order: `fetch(limit, offset)`."""
-    offset = 0
+    """Every page of an offset-paged list from `start`, in order: `fetch(limit, offset)`."""
+    offset = start
     while True:
         page = await fetch(limit, offset)
         yield list(page.items)

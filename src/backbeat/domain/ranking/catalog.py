@@ -92,12 +92,8 @@ class SongCatalog:
     ) -> list[m.Track]:
         """The album's tracks as full Track objects: album listings carry no ISRC."""
 
-        async def fetch(limit: int, offset: int) -> m.Page[m.TrackRef]:
-            return await self.spotify.album_tracks(
-                album_id, limit=limit, offset=offset, priority=priority
-            )
-
-        ids = [ref.id async for items in pages(fetch) for ref in items]
+        listing = self.spotify.all_album_tracks(album_id, priority=priority)
+        ids = [ref.id async for items in listing for ref in items]
         found = await self.spotify.tracks(ids, priority=priority)
         return [track for track in found if track is not None]
 
