@@ -11,13 +11,17 @@ from backbeat.errors import UpstreamNotFound
 from backbeat.ratelimit import Priority
 from backbeat.reccobeats import models as r
 from backbeat.spotify.models import AudioFeatures
-from backbeat.upstream.batch import each, in_chunks
+from backbeat.upstream.batch import each
 from backbeat.upstream.call import Request, Upstream
+from backbeat.upstream.entities import EntityBatches, EntityKind
 from backbeat.upstream.registry import IdRegistry
 
 MAX_TRACK_IDS = 40
 MAX_SEEDS = 5
 FEATURE_CONCURRENCY = 5  # the policy's concurrency cap; more would only queue
+# `/v1/track?ids=` per track, keyed by the Spotify id it was asked for (ReccoBeats has no single
+# get by Spotify id: the path only names the cache entry).
+TRACKS = EntityKind("track", "track", "/v1/track/spotify/{}", MAX_TRACK_IDS)
 
 
 class NoTokens:
@@ -34,6 +38,7 @@ class ReccoBeatsClient:
     def __init__(self, upstream: Upstream, *, registry: IdRegistry | None = None) -> None:
         self.upstream = upstream
         self.registry = registry
+        self.entities = EntityBatches(upstream)
 
     async def _get(
         self,
@@ -47,15 +52,21 @@ class ReccoBeatsClient:
         )
 
     async def tracks(self, ids: Sequence[str]) -> list[r.ReccoTrack | None]:
-        """ReccoBeats' tracks for Spotify ids, in order; None where it has none."""
+        """ReccoBeats' tracks for Spotify ids, in order; None where it has none. Cached per
+        track, as Spotify's batch gets are (`EntityBatches`)."""
         known = await self.registry.lookup("reccobeats.track", ids) if self.registry else {}
         wanted = [i for i in dict.fromkeys(ids) if known.get(i) is not False]
 
-        async def chunk(part: list[str]) -> list[r.ReccoTrack]:
-            body = await self._get("track", "/v1/track", {"ids": ",".join(part)})
-            return [r.ReccoTrack.model_validate(t) for t in body.get("content", [])]
+        async def chunk(part: list[str]) -> list[Any]:
+            request = Request("track", "/v1/track", params={"ids": ",".join(part)})
+            body = await self.upstream.fetch_shared(request)
+            by_spotify = {
+                r.ReccoTrack.model_validate(t).spotify_id: t for t in body.get("content", [])
+            }
+            return [by_spotify.get(i) for i in part]  # left out of the answer: unknown
 
-        found = {t.spotify_id: t for t in await in_chunks(wanted, MAX_TRACK_IDS, chunk)}
+        raw = await self.entities.get(TRACKS, wanted, chunk) if wanted else {}
+        found = {i: r.ReccoTrack.model_validate(t) for i, t in raw.items() if t}
         if self.registry:
             await self.registry.mark(
                 "reccobeats.track",

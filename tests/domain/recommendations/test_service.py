@@ -156,3 +156,26 @@ async def test_development_mode_takes_features_from_reccobeats() -> None:
         assert [f.id for f in found.features] == ids
         stats = (await plain.get("/_sim/stats")).json()["apps"]["reccobeats"]
         assert stats["by_endpoint"]["track_audio_features"]["requests"] == 2
+
+
+async def test_seed_checks_are_cached_per_track() -> None:
+    async with simulated_stack() as (stack, plain, _):
+        a, b, c = await some_tracks(stack, 3)
+
+        async def seed_checks() -> int:
+            apps: dict[str, Any] = (await plain.get("/_sim/stats")).json()["apps"]
+            return sum(
+                app["by_endpoint"].get("track", {}).get("requests", 0)
+                for name, app in apps.items()
+                if "track_recommendation" in app["by_endpoint"] or name.startswith("reccobeats")
+            )
+
+        found = await stack.reccobeats.tracks([a, b])
+        assert [t.spotify_id if t else None for t in found] == [a, b]
+        assert await seed_checks() == 1
+        # b is known now: only c is asked for, and a repeat asks nothing.
+        again = await stack.reccobeats.tracks([b, c, MISSING])
+        assert [t.spotify_id if t else None for t in again] == [b, c, None]
+        assert await seed_checks() == 2
+        await stack.reccobeats.tracks([c, b, a])
+        assert await seed_checks() == 2
