@@ -123,8 +123,11 @@ def scan(
     ] = "backbeat",
     processes: Annotated[int, typer.Option(min=1, help="Worker processes (or threads).")] = 4,
     margin: Annotated[
-        float, typer.Option(min=0, help="backbeat's limiter margin, real seconds (loopback).")
-    ] = 0.01,
+        float | None,
+        typer.Option(
+            min=0, help="backbeat's limiter margin, real seconds (the bench's default: 0.05)."
+        ),
+    ] = None,
     max_seconds: Annotated[
         float, typer.Option(min=10, help="Stop a strategy still running after this long.")
     ] = 900.0,
@@ -136,7 +139,7 @@ def scan(
     as_json: AsJson = False,
 ) -> None:
     """The daily scan of N users with interactive calls beside it, for one strategy."""
-    from backbeat.bench.scan import STRATEGIES, ScanSpec, bench_scan
+    from backbeat.bench.scan import MARGIN, STRATEGIES, ScanSpec, bench_scan
 
     if strategy not in STRATEGIES:
         raise typer.BadParameter(f"one of {', '.join(STRATEGIES)}", param_hint="--strategy")
@@ -145,7 +148,7 @@ def scan(
         time_scale,
         strategy,
         processes,
-        margin=margin,
+        margin=MARGIN if margin is None else margin,
         max_seconds=max_seconds,
         redis_url=redis_url,
         postgres_url=postgres_url,
