@@ -7,9 +7,11 @@ import asyncio
 import uuid
 
 import httpx
+import pytest
 
 from backbeat.clock import FakeClock
 from backbeat.config import CacheSettings, SimulatorSettings, SpotifySettings
+from backbeat.errors import ReloginRequired
 from backbeat.simulator import create_app
 from backbeat.spotify.auth import AccessToken, MemoryUserTokens
 from backbeat.upstream.stack import UpstreamStack
@@ -110,3 +112,12 @@ async def test_without_a_shared_lock_each_process_refreshes_on_its_own() -> None
     # What the shared lock prevents: the same calls without Redis refresh once per process.
     refreshes, _ = await _refreshes_by_two_processes(None)
     assert refreshes == 2
+
+
+async def test_a_user_who_must_log_in_again_takes_no_slot() -> None:
+    async with simulated_stack() as (stack, _, _):
+        with pytest.raises(ReloginRequired):
+            await stack.user("user0009").me()  # no tokens stored for this user
+        app = stack.spotify_upstream.app
+        assert (await stack.limiter.snapshot(app)).grants == 0
+        assert stack.spotify_upstream.upstream_requests == 0

@@ -23,6 +23,7 @@ from backbeat.upstream.dedup import Dedup
 from backbeat.upstream.metrics import UpstreamMetrics
 
 QUOTA_REASON = "QUOTA_EXCEEDED"
+TOKEN_RECHECK_AFTER = 30.0  # seconds waited for a slot after which the token is looked up again
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,10 @@ class Upstream:
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
     async def _attempt(self, request: Request, deadline: float, refused: list[str]) -> Answer:
+        # The token first: a lookup (a database read, maybe a refresh) between the grant and
+        # the send would delay the request past the limiter's margin; a user who must log in
+        # again takes no slot. Only a long wait could have outlived it (refreshed 60 s early).
+        token = request.token or await self.tokens.token(request.user)
         remaining = max(0.0, deadline - self.clock.time())
         grant = await self.limiter.acquire(
             self.app,
@@ -258,7 +263,8 @@ class Upstream:
         if self.metrics is not None:
             self.metrics.granted(self.app, request.op_class, request.priority.name, grant.waited)
         timing.record(grant.waited)
-        token = request.token or await self.tokens.token(request.user)
+        if grant.waited > TOKEN_RECHECK_AFTER and request.token is None:
+            token = await self.tokens.token(request.user)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             self.upstream_requests += 1
