@@ -57,6 +57,10 @@ def test_utilization_is_taken_over_the_saturated_stretch() -> None:
     # Never saturated: every full window counts.
     low = [w * 0.5 + i * 0.5 / 11 for w in range(3) for i in range(10)]
     assert utilization(low, 0.5, 80) == 10 / 80
+    # One burst to the limit is no saturated stretch either.
+    burst = [10, 80, 10, 10, 1]
+    once = [w * 0.5 + i * 0.5 / (n + 1) for w, n in enumerate(burst) for i in range(n)]
+    assert utilization(once, 0.5, 80) == pytest.approx(110 / 4 / 80)
 
 
 def test_report_section_replaces_itself(tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ MAX_SECONDS = 900.0
 # by more than 20 ms (0.01 and 0.02 s drew 429s), and the default 0.25 s is made for 30-s windows.
 MARGIN = 0.05
 SATURATED = 0.9  # a window this full is part of the saturated stretch utilization is taken over
+MIN_STRETCH = 3  # windows the saturated stretch spans at least
 # The interactive load beside the scan, the same for every strategy: a search or an album look-up
 # every INTERACTIVE_EVERY real seconds, search words drawn from these.
 INTERACTIVE_EVERY = 0.25
@@ -264,10 +265,11 @@ def utilization(admitted: list[float], window: float, limit: int) -> float:
     """Mean fill of the saturated part: the windows tiled from the first admission, from the
     first to the last that reached SATURATED of the limit (the ramp-up before and the tail of
     the last users' calls after are left out; every dip between them counts). A run that never
-    got there: every window but the last, partial one."""
+    held the budget for MIN_STRETCH windows (one burst is no saturated part): every window but
+    the last, partial one."""
     counts = per_window(admitted, window)[:-1]
     full = [i for i, count in enumerate(counts) if count >= SATURATED * limit]
-    if full:
+    if full and full[-1] - full[0] + 1 >= MIN_STRETCH:
         counts = counts[full[0] : full[-1] + 1]
     return statistics.fmean(counts) / limit if counts else 0.0
 
