@@ -194,8 +194,10 @@ def test_above_the_simulators_limit_every_process_pauses_after_a_429(
     What is measured: every 429 the simulator sent, as reported to the shared limiter with its
     grant time and the Redis-clock interval of its report (workers.RecordingBackend), split into
     pause episodes exactly as the limiter's finish script decides (`pause_episodes`). Each
-    episode may hold the 429 that began it plus at most one 429 of a call already in flight;
-    no process is granted a slot while a pause runs; every call completes. About 10 s."""
+    episode holds the 429 that began it plus only 429s of calls granted before it began (in
+    flight: on a quiet machine one at most, under load as many as were granted during the
+    round trip); no process is granted a slot while a pause runs; every call completes. About
+    10 s."""
     sim = SimulatorSettings(artists=60, users=5, limit=10, window=10, time_scale=10)
     # All classes on 1-s windows: the adaptive ceiling recovers after the longest window
     # without a 429, so the run sees several episodes instead of one.
@@ -210,8 +212,7 @@ def test_above_the_simulators_limit_every_process_pauses_after_a_429(
     assert [o for r in results for o in r.outcomes] == ["ok"] * len(calls)
     refusals = [f for r in results for f in r.refusals]
     assert stats["http_429"] == len(refusals) > 0  # the limit was hit; each 429 was reported
-    episodes = pause_episodes(refusals)
-    assert all(len(e.further) <= 1 for e in episodes), [len(e.further) for e in episodes]
+    episodes = pause_episodes(refusals)  # fails on a 429 granted after a pause began
     grants = sorted(g for r in results for g in r.grants)
     for episode in episodes:
         began, retry_after = episode.opener.report_ended, episode.opener.retry_after
