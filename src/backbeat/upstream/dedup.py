@@ -20,13 +20,13 @@ call is better than none. Keys share a hash tag, so a cluster keeps them in one 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar, cast
 
+import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -121,7 +121,7 @@ class Dedup:
                 break
             if result is not None:
                 self.remote_followers += 1
-                return json.loads(result)
+                return orjson.loads(result)
             if _text(holder) != followed:
                 followed = _text(holder)  # its leader failed: lead, or follow the next one
                 continue
@@ -138,14 +138,14 @@ class Dedup:
         self.leaders += 1
         try:
             value = await produce()
-            payload = json.dumps(value, separators=(",", ":"))
+            payload = orjson.dumps(value)
         except BaseException:
-            await self._release(key, lock, token, "")  # other processes take over at once
+            await self._release(key, lock, token, b"")  # other processes take over at once
             raise
         await self._release(key, lock, token, payload)
         return value
 
-    async def _release(self, key: str, lock: str, token: str, payload: str) -> None:
+    async def _release(self, key: str, lock: str, token: str, payload: bytes) -> None:
         assert self._hand_off is not None
         try:
             await self._hand_off(
