@@ -157,6 +157,26 @@ async def test_two_processes_share_one_upstream_call(
     assert one.local_followers == two.local_followers == 49
 
 
+async def test_a_flight_kept_in_its_process_takes_no_lock_and_hands_nothing_off(
+    clients: list[aioredis.Redis], prefix: str
+) -> None:
+    """`across=False` (one user's own data): shared by this process's callers only; Redis
+    holds no lock and no result, and another process's flight of the key is its own."""
+    one, two = (Dedup(client, prefix=prefix, poll_interval=POLL) for client in clients)
+    upstream = Upstream({"items": []})
+    calls = [
+        asyncio.create_task(d.run("mine", upstream, across=False))
+        for _ in range(20)
+        for d in (one, two)
+    ]
+    await until(lambda: upstream.calls == 2)
+    assert await clients[0].keys(f"{prefix}*") == []
+    upstream.gate.set()
+    assert await asyncio.gather(*calls) == [{"items": []}] * 40
+    assert (one.leaders, two.leaders, one.local_followers, two.local_followers) == (1, 1, 19, 19)
+    assert one.remote_followers + two.remote_followers == 0
+
+
 async def test_a_follower_takes_over_when_the_leader_fails(
     clients: list[aioredis.Redis], prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,8 +3,8 @@
 Stored through cashews as JSON text, never pickles: readable with redis-cli and safe across
 Python and library versions. The JSON is orjson's (cashews' own `json` pickler re-encodes with
 the standard library, ~10 times slower: on a busy worker it was a tenth of the CPU), handed to
-cashews as bytes (its `null` pickler, which tags them `bytes:`). On Redis, cashews' "safe" client turns
-a store that is down into misses and dropped writes instead of failed calls.
+cashews as bytes (its `null` pickler, which tags them `bytes:`). On Redis, cashews' "safe"
+client turns a store that is down into misses and dropped writes instead of failed calls.
 
 Keys: `{prefix}:{endpoint}:{sha256 of (endpoint, path?sorted query, user)}`. Endpoint names are
 the simulator's stats names; ReccoBeats ones carry a `reccobeats.` prefix (`track` clashes).

@@ -148,7 +148,9 @@ class Upstream:
                 return cached
         if self.dedup is None:
             return await self._fetch_and_store(request, key)
-        return await self.dedup.run(key, lambda: self._fetch_and_store(request, key))
+        return await self.dedup.run(
+            key, lambda: self._fetch_and_store(request, key), across=_shared(request)
+        )
 
     def asked(self, endpoint: str, calls: int = 1) -> None:
         """Count calls asked of this client that `call` does not count: a batch get's chunks,
@@ -328,6 +330,12 @@ class Upstream:
             raise UpstreamError(self.name, request.endpoint, status, _error_of(response)[0])
         # orjson: decoding answers was a sixth of a busy worker's CPU with the standard library
         return Answer(status, orjson.loads(response.content) if response.content else None)
+
+
+def _shared(request: Request) -> bool:
+    """Whether other processes may want the same answer at the same moment: catalog calls,
+    yes; a user's own data is asked by that user's job or request, so only in one place."""
+    return request.user is None and request.token is None
 
 
 def _digest(token: str) -> str:

@@ -81,13 +81,15 @@ class Dedup:
     def in_flight(self) -> int:
         return len(self._flights)
 
-    async def run(self, key: str, produce: Callable[[], Awaitable[T]]) -> T:
+    async def run(self, key: str, produce: Callable[[], Awaitable[T]], *, across: bool = True) -> T:
         """`produce`'s result, shared with every concurrent caller of `key`. It must be
         JSON-serializable; local callers share the very object (treat it as read-only), other
-        processes get its JSON round trip."""
+        processes get its JSON round trip. `across=False` shares it in this process only: for
+        calls other processes almost never make at the same moment (one user's own data), where
+        the lock and the hand-off of the whole answer would cost two round trips for nothing."""
         flight = self._flights.get(key)
         if flight is None:
-            flight = asyncio.create_task(self._fly(key, produce))
+            flight = asyncio.create_task(self._fly(key, produce, across))
             self._flights[key] = flight
             flight.add_done_callback(partial(self._landed, key))
         else:
@@ -100,8 +102,8 @@ class Dedup:
         if not flight.cancelled():
             flight.exception()  # retrieved: its callers may all have given up
 
-    async def _fly(self, key: str, produce: Callable[[], Awaitable[Any]]) -> Any:
-        if self.redis is None:
+    async def _fly(self, key: str, produce: Callable[[], Awaitable[Any]], across: bool) -> Any:
+        if self.redis is None or not across:
             self.leaders += 1
             return await produce()
         lock = f"{self.prefix}:lock:{{{key}}}"
