@@ -87,6 +87,8 @@ def test_report_section_replaces_itself(tmp_path: Path) -> None:
 def test_a_small_naive_scan_for_real(tmp_path: Path) -> None:
     found = bench_scan(ScanSpec(4, 60, "naive", 2, max_seconds=60), tmp_path)
     assert set(found) >= FIELDS
+    assert found["host_cpus"] >= 1
+    assert 0 < found["host_cpu_busy"] <= 1
     assert found["logical_calls"] >= 4 * 20  # liked pages, artists, playlists, 3 × ingest
     assert found["upstream_calls"] >= found["logical_calls"] - found["http_429"]
 

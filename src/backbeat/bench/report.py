@@ -36,6 +36,7 @@ COLUMNS = (
     "interactive_p50_ms",
     "interactive_p99_ms",
     "jobs_failed",
+    "host_cpu_busy",
 )
 # The catalog run: small enough for about two minutes here (2 cores: 107 s for 100 users).
 CATALOG = CatalogSpec(users=100, processes=2, time_scale=30)

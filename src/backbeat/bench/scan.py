@@ -15,7 +15,9 @@ refused. Figures:
   last, partial one;
 - `interactive_*_ms` (real-time equivalent): measured latency, with the part spent waiting on
   time-scaled clocks (limiter waits, retry sleeps, queueing behind them) multiplied back by the
-  time scale.
+  time scale;
+- `host_cpu_busy`: the share of this machine's `host_cpus` cores busy over the makespan
+  (`host_load.py`): near 1.0, the machine's CPU, not the upstream budget, set the pace.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
+from backbeat.bench.host_load import CpuRecorder
 from backbeat.config import RateLimitSettings
 from backbeat.ratelimit.rate import Rate
 from backbeat.simulator.consent import consent
@@ -208,15 +211,19 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 def bench_scan(spec: ScanSpec, log_dir: Path) -> dict[str, Any]:
     with simulator(spec, log_dir) as sim:
-        if spec.strategy == "backbeat":
-            from backbeat.bench.scan_system import run_backbeat
+        with CpuRecorder() as cpu:
+            if spec.strategy == "backbeat":
+                from backbeat.bench.scan_system import run_backbeat
 
-            outcome = asyncio.run(run_backbeat(spec, sim, log_dir))
-        else:
-            from backbeat.bench.scan_baselines import run_baseline
+                outcome = asyncio.run(run_backbeat(spec, sim, log_dir))
+            else:
+                from backbeat.bench.scan_baselines import run_baseline
 
-            outcome = run_baseline(spec, sim)
-        return report(spec, outcome, sim.stats(), sim.admitted())
+                outcome = run_baseline(spec, sim)
+        stats, admitted = sim.stats(), sim.admitted()
+    busy = cpu.busy_share(admitted[0], admitted[-1]) if admitted else None
+    load = {"host_cpus": cpu.cores(), "host_cpu_busy": None if busy is None else round(busy, 3)}
+    return report(spec, outcome, stats, admitted) | load
 
 
 def report(
