@@ -13,7 +13,7 @@ from backbeat.clock import FakeClock
 from backbeat.config import CacheSettings, SimulatorSettings, SpotifySettings
 from backbeat.errors import ReloginRequired
 from backbeat.simulator import create_app
-from backbeat.spotify.auth import AccessToken, MemoryUserTokens
+from backbeat.spotify.auth import REMEMBER_USER_TOKEN, AccessToken, MemoryUserTokens
 from backbeat.upstream.stack import UpstreamStack
 from tests.simulator.sim_client import user_grant
 from tests.spotify.stack_fixtures import BASE, simulated_stack, stack_settings
@@ -58,6 +58,48 @@ async def test_the_app_token_is_fetched_once_and_renewed_when_it_expires() -> No
         clock.advance(3600)
         await stack.spotify.search("later", limit=1)
         assert stack.tokens.refreshes == 2
+
+
+async def test_a_user_token_is_read_from_the_store_once_while_trusted() -> None:
+    clock = FakeClock()
+    async with simulated_stack(clock=clock) as (stack, plain, users):
+        grant = await user_grant(plain, "user0010")
+        first = AccessToken(grant["access_token"], clock.time() + 3600, grant["refresh_token"])
+        await users.save("user0010", first)
+        loads: list[str] = []
+        load = users.load
+
+        async def counted(user: str) -> AccessToken | None:
+            loads.append(user)
+            return await load(user)
+
+        users.load = counted  # type: ignore[method-assign]
+        assert {await stack.tokens.token("user0010") for _ in range(5)} == {first.value}
+        assert loads == ["user0010"]
+        # Another process renews it (the old one stays valid): seen once the trust period ends.
+        renewed = AccessToken("renewed-elsewhere", clock.time() + 3600, grant["refresh_token"])
+        await users.save("user0010", renewed)
+        clock.advance(REMEMBER_USER_TOKEN - 1)
+        assert await stack.tokens.token("user0010") == first.value
+        clock.advance(2)
+        assert await stack.tokens.token("user0010") == renewed.value
+        assert loads == ["user0010", "user0010"]
+        assert stack.tokens.refreshes == 0
+
+
+async def test_a_remembered_token_is_not_used_past_its_refresh_time() -> None:
+    clock = FakeClock()
+    async with simulated_stack(clock=clock) as (stack, plain, users):
+        grant = await user_grant(plain, "user0011")
+        # Fresh for 40 s more (the refresh margin is 60 s): well inside the trust period.
+        await users.save(
+            "user0011",
+            AccessToken(grant["access_token"], clock.time() + 100, grant["refresh_token"]),
+        )
+        assert await stack.tokens.token("user0011") == grant["access_token"]
+        clock.advance(41)
+        assert await stack.tokens.token("user0011") != grant["access_token"]
+        assert stack.tokens.refreshes == 1
 
 
 class SlowAccounts(httpx.ASGITransport):

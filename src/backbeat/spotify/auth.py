@@ -1,6 +1,8 @@
 """Tokens for Spotify calls: the app's (client credentials) and users' (a provider interface;
 the database-backed provider comes with the accounts work). Refreshed before they expire, one
-refresh at a time per app or user, per process and, given a `RefreshLock`, across processes."""
+refresh at a time per app or user, per process and, given a `RefreshLock`, across processes.
+A user's token read from the store is remembered in the process for a few minutes, so a job's
+calls do not each read the database."""
 
 from __future__ import annotations
 
@@ -10,11 +12,17 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import httpx
+from cachetools import TLRUCache
 
 from backbeat.clock import Clock
 from backbeat.errors import ReloginRequired, UpstreamAuthError
 
 REFRESH_EARLY = 60.0  # refresh this long before the expiry Spotify announced
+# How long a process trusts the user's token it read: a token renewed by another process
+# (the old one stays valid until it expires) or dropped at a logout shows within this; a
+# token Spotify refuses is forgotten at once (`invalidate`).
+REMEMBER_USER_TOKEN = 300.0
+REMEMBERED_USERS = 10_000
 
 
 @dataclass(frozen=True)
@@ -109,9 +117,20 @@ class SpotifyTokens:
         self.across = across
         self._app: AccessToken | None = None
         self._locks: dict[str | None, asyncio.Lock] = {}
+        # Kept until the earlier of the trust period and the token's own refresh time.
+        self._remembered: TLRUCache[str, AccessToken] = TLRUCache(
+            maxsize=REMEMBERED_USERS,
+            ttu=lambda _user, token, now: min(
+                now + REMEMBER_USER_TOKEN, token.expires_at - REFRESH_EARLY
+            ),
+            timer=accounts.clock.time,
+        )
         self.refreshes = 0
 
     async def token(self, user: str | None) -> str:
+        remembered = None if user is None else self._remembered.get(user)
+        if remembered is not None:
+            return remembered.value
         current = await self._current(user)
         if current is not None and current.fresh(self.accounts.clock.time()):
             return current.value
@@ -138,16 +157,28 @@ class SpotifyTokens:
         return self.across.hold(user)
 
     async def invalidate(self, user: str | None, token: str) -> None:
-        current = await self._current(user)
+        current = self._app if user is None else await self.users.load(user)
         if current is not None and current.value == token:
             expired = AccessToken(token, 0.0, current.refresh_token, current.scope)
             if user is None:
                 self._app = expired
             else:
                 await self.users.save(user, expired)
+        if user is not None:
+            self._remember(user, current if current is None or current.value != token else None)
 
     async def _current(self, user: str | None) -> AccessToken | None:
-        return self._app if user is None else await self.users.load(user)
+        if user is None:
+            return self._app
+        current = await self.users.load(user)
+        self._remember(user, current)
+        return current
+
+    def _remember(self, user: str, token: AccessToken | None) -> None:
+        if token is not None and token.fresh(self.accounts.clock.time()):
+            self._remembered[user] = token
+        else:
+            self._remembered.pop(user, None)
 
     async def _renew(self, user: str | None, current: AccessToken | None) -> AccessToken:
         self.refreshes += 1
@@ -163,7 +194,9 @@ class SpotifyTokens:
         except UpstreamAuthError as error:
             if error.status not in (400, 401):  # 400 invalid_grant: revoked or expired
                 raise
+            self._remembered.pop(user, None)
             await self.users.refused(user, error.message)
             raise ReloginRequired(user, error.message) from error
         await self.users.save(user, renewed)
+        self._remember(user, renewed)
         return renewed
