@@ -130,8 +130,9 @@ class RateLimitSettings(BaseModel):
     margin: float = Field(
         default=0.25,
         ge=0,
-        description="seconds added to every window: a call reaches the upstream a little after "
-        "its grant, and two calls' delays differ",
+        description="seconds added to every window, for what the limiter cannot see: where "
+        "the upstream's window edge falls, clocks that drift (a call's own delays are covered: "
+        "its slot is held until its answer is back)",
     )
 
     def time_scaled(self, scale: float) -> RateLimitSettings:

@@ -180,6 +180,37 @@ async def test_concurrency_leases_cap_in_flight_calls_and_expire(
     assert (await _try(backend, rules)).granted
 
 
+async def test_a_call_holds_its_slot_until_its_answer_is_back(
+    backend: Backend, clock: FakeClock
+) -> None:
+    rules = policy(classes={"read": (Rate(2, 10),)}, reserve_share=0.0)
+    windows = rules.windows("read", None)
+    first, second = await _try(backend, rules), await _try(backend, rules)
+    assert (first.slot, second.slot) == (1, 2)
+    clock.advance(3)  # the first call's answer is back: the upstream counted it by now
+    await backend.finish(rules, Outcome("success", first.now, windows=windows, slot=first.slot))
+    clock.advance(7.5)  # t=10.5: the second slot left at t=10, the first one stays until t=13
+    assert (await _try(backend, rules)).granted
+    refused = await _try(backend, rules)
+    assert not refused.granted
+    assert refused.wait == pytest.approx(2.5)
+
+
+async def test_a_call_in_flight_longer_than_the_window_takes_its_slot_again(
+    backend: Backend, clock: FakeClock
+) -> None:
+    rules = policy(classes={"read": (Rate(2, 10),)}, reserve_share=0.0)
+    windows = rules.windows("read", None)
+    slow = await _try(backend, rules)
+    clock.advance(11)  # its slot has left the window while the call is still on its way
+    assert (await _try(backend, rules)).granted
+    await backend.finish(rules, Outcome("success", slow.now, windows=windows, slot=slow.slot))
+    refused = await _try(backend, rules)  # it may have arrived a moment ago: counted again
+    assert not refused.granted
+    assert refused.wait == pytest.approx(10)
+    assert [w.used for w in (await backend.snapshot(rules)).windows] == [2]
+
+
 async def test_waiters_are_counted_by_priority(backend: Backend, clock: FakeClock) -> None:
     rules = policy(classes={"read": (Rate(1, 30),)})
     assert (await _try(backend, rules, Priority.HIGH, waiter="h0")).granted
@@ -227,6 +258,23 @@ async def test_slot_releases_its_lease(backend: Backend, clock: FakeClock) -> No
         assert grant.lease is not None
         assert (await front.snapshot(APP)).in_flight == 1
     assert (await front.snapshot(APP)).in_flight == 0
+
+
+async def test_the_limiter_holds_slots_until_the_report(backend: Backend, clock: FakeClock) -> None:
+    rules = policy(classes={"read": (Rate(1, 10),)}, reserve_share=0.0)
+    front = limiter(backend, clock, rules)
+    grant = await front.acquire(APP)
+    clock.advance(4)
+    await front.report(grant)
+    clock.advance(7)  # t=11: the slot was granted at 0 but its answer came back at 4
+    with pytest.raises(SlotTimeout) as timeout:
+        await front.acquire(APP, max_wait=1)
+    assert timeout.value.retry_after == pytest.approx(3)
+    async with front.slot(APP, max_wait=5):
+        clock.advance(2)
+    clock.advance(9)  # 10 s after the grant, but the block ended 2 s after it
+    with pytest.raises(SlotTimeout):
+        await front.acquire(APP, max_wait=1)
 
 
 async def test_the_default_pause_starts_over_after_a_quiet_window(

@@ -15,6 +15,7 @@ from backbeat.ratelimit import Policy, Priority, Rate
 from backbeat.ratelimit.backends.base import Acquire, Decision, Outcome, OutcomeKind
 from backbeat.ratelimit.backends.memory import MemoryBackend
 from backbeat.ratelimit.backends.redis import RedisBackend
+from backbeat.ratelimit.policy import Window
 
 STEPS = 150
 
@@ -48,6 +49,9 @@ class Pair:
 
     granted_at: float
     leases: tuple[str | None, str | None]
+    windows: tuple[Window, ...]
+    slot: int | None
+    cost: int
 
 
 @dataclass
@@ -70,7 +74,8 @@ class Run:
         mine, theirs = await self.memory.acquire(request), await self.redis.acquire(request)
         assert comparable(mine) == comparable(theirs), request
         if mine.granted:
-            self.granted.append(Pair(mine.now, (mine.lease, theirs.lease)))
+            pair = Pair(mine.now, (mine.lease, theirs.lease), windows, mine.slot, cost)
+            self.granted.append(pair)
 
     async def finish(self) -> None:
         rng = self.rng
@@ -81,8 +86,11 @@ class Run:
         if rng.random() < 0.03:
             kind = "quota"
         retry_after = rng.choice((None, 0.0, 0.7, 2.5, 61.0 if rng.random() < 0.1 else 3.0))
+        # Some answers hold their slots until now, some are reported without them (as before).
+        held = pair.windows if rng.random() < 0.8 else ()
         for backend, lease in zip((self.memory, self.redis), pair.leases, strict=True):
-            await backend.finish(self.rules, Outcome(kind, pair.granted_at, retry_after, lease))
+            outcome = Outcome(kind, pair.granted_at, retry_after, lease, held, pair.slot, pair.cost)
+            await backend.finish(self.rules, outcome)
 
     async def compare_snapshots(self) -> None:
         mine, theirs = await self.memory.snapshot(self.rules), await self.redis.snapshot(self.rules)

@@ -125,7 +125,7 @@ def scan(
     margin: Annotated[
         float | None,
         typer.Option(
-            min=0, help="backbeat's limiter margin, real seconds (the bench's default: 0.05)."
+            min=0, help="backbeat's limiter margin, real seconds (the bench's default: 0.005)."
         ),
     ] = None,
     max_seconds: Annotated[

@@ -7,13 +7,13 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from backbeat.ratelimit.backends.base import Acquire, Backend, Outcome, OutcomeKind
 from backbeat.ratelimit.clock import TimeSource, WallClock
 from backbeat.ratelimit.errors import LimiterUnavailable, SlotTimeout, UnknownApp, UpstreamBanned
 from backbeat.ratelimit.metrics import AppMetrics
-from backbeat.ratelimit.policy import Policy
+from backbeat.ratelimit.policy import Policy, Window
 from backbeat.ratelimit.rate import OpClass, Priority
 
 # Interactive calls fail fast with a clear error; batch work can afford to queue.
@@ -33,6 +33,10 @@ class Grant:
     waited: float
     lease: str | None
     local: bool = False  # granted by the per-process fallback while the store was unreachable
+    # Where its slots are: held until `report` (or the end of `slot`) says the answer is back.
+    windows: tuple[Window, ...] = ()
+    slot: int | None = None
+    cost: int = 1
 
 
 class Limiter:
@@ -112,14 +116,15 @@ class Limiter:
         while True:
             request = Acquire(policy, windows, priority, cost, waiter, self._known_runs.get(app))
             local = False
+            taken = windows
             try:
                 decision = await self.backend.acquire(request)
             except (ConnectionError, OSError, TimeoutError) as error:
                 if self.fallback is not None:
                     local_policy = self._local[app]
-                    local_windows = local_policy.windows(op_class, endpoint)
+                    taken = local_policy.windows(op_class, endpoint)
                     decision = await self.fallback.acquire(
-                        Acquire(local_policy, local_windows, priority, cost, waiter, None)
+                        Acquire(local_policy, taken, priority, cost, waiter, None)
                     )
                     local = True
                 else:
@@ -132,7 +137,9 @@ class Limiter:
                 self._known_runs[app] = decision.run_id
             if decision.granted:
                 waited = self.clock.time() - started
-                return Grant(app, decision.now, waited, decision.lease, local)
+                return Grant(
+                    app, decision.now, waited, decision.lease, local, taken, decision.slot, cost
+                )
             if decision.reason == "banned":
                 raise UpstreamBanned(app, decision.ban_until or decision.now + decision.wait)
             pause = decision.wait * (1 + self.rng.random() * JITTER[priority])
@@ -146,22 +153,27 @@ class Limiter:
     async def report(
         self, grant: Grant, kind: OutcomeKind = "success", retry_after: float | None = None
     ) -> None:
-        """What the upstream answered: frees the lease; a 429 pauses, lowers or bans the app."""
-        if kind == "success" and grant.lease is None:
-            return  # nothing shared to update: the ceiling regrows with time alone
-        await self._finish(grant, Outcome(kind, grant.granted_at, retry_after, grant.lease))
+        """What the upstream answered, once it is back: holds the grant's slots until now,
+        frees the lease; a 429 pauses, lowers or bans the app."""
+        await self._finish(grant, kind, retry_after)
 
-    async def _finish(self, grant: Grant, outcome: Outcome) -> None:
+    async def _finish(
+        self, grant: Grant, kind: OutcomeKind, retry_after: float | None = None
+    ) -> None:
+        outcome = Outcome(
+            kind, grant.granted_at, retry_after, grant.lease, grant.windows, grant.slot, grant.cost
+        )
         if grant.local and self.fallback is not None:
             await self.fallback.finish(self._local[grant.app], outcome)
             return
         try:
             await self.backend.finish(self.policy(grant.app), outcome)
         except (ConnectionError, OSError, TimeoutError):
-            # The store is gone: its lease expires by itself; a 429 lost here is seen again
-            # by the next call that gets one.
+            # The store is gone: its lease expires by itself, the slots stay at their grant
+            # time; a 429 lost here is seen again by the next call that gets one.
             if self.fallback is not None:
-                await self.fallback.finish(self._local[grant.app], outcome)
+                local = replace(outcome, windows=(), slot=None)  # not the fallback's slots
+                await self.fallback.finish(self._local[grant.app], local)
 
     @asynccontextmanager
     async def slot(
@@ -174,16 +186,15 @@ class Limiter:
         cost: int = 1,
         max_wait: float | None = None,
     ) -> AsyncIterator[Grant]:
-        """`async with limiter.slot(...)`: the lease is released however the block ends;
-        report 429s yourself with `report` inside the block."""
+        """`async with limiter.slot(...)`: the slots are held and the lease released when the
+        block ends, however it ends; report 429s yourself with `report` inside the block."""
         grant = await self.acquire(
             app, op_class, endpoint=endpoint, priority=priority, cost=cost, max_wait=max_wait
         )
         try:
             yield grant
         finally:
-            if grant.lease is not None:
-                await self._finish(grant, Outcome("success", grant.granted_at, lease=grant.lease))
+            await self._finish(grant, "success")
 
     async def snapshot(self, app: str) -> AppMetrics:
         return await self.backend.snapshot(self.policy(app))

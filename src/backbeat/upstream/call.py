@@ -252,8 +252,9 @@ class Upstream:
 
     async def _attempt(self, request: Request, deadline: float, refused: list[str]) -> Answer:
         # The token first: a lookup (a database read, maybe a refresh) between the grant and
-        # the send would delay the request past the limiter's margin; a user who must log in
-        # again takes no slot. Only a long wait could have outlived it (refreshed 60 s early).
+        # the send would hold the slot longer (it is held until the answer is back); a user
+        # who must log in again takes no slot. Only a long wait could have outlived it
+        # (refreshed 60 s early).
         token = request.token or await self.tokens.token(request.user)
         remaining = max(0.0, deadline - self.clock.time())
         grant = await self.limiter.acquire(

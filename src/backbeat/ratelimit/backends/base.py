@@ -34,6 +34,7 @@ class Decision:
     run_id: str
     lease: str | None = None  # concurrency lease to release when the call ends
     ban_until: float | None = None
+    slot: int | None = None  # the grant's first slot in its windows' logs (granted only)
     # Seconds over which the callers refused with this decision should scatter their retries, so
     # that a freed slot meets a few attempts rather than every waiter at once.
     spread: float = 0.0
@@ -47,13 +48,19 @@ class Outcome:
     granted_at: float  # Decision.now of the grant: 429s of calls sent before a pause are old news
     retry_after: float | None = None  # None when the header was missing
     lease: str | None = None
+    # The grant's slots (its windows, first slot, cost): they are held until the answer came
+    # back, since the upstream counted the call at some moment before that (see memory.py).
+    windows: tuple[Window, ...] = ()
+    slot: int | None = None
+    cost: int = 1
 
 
 class Backend(Protocol):
     async def acquire(self, request: Acquire) -> Decision: ...
 
     async def finish(self, policy: Policy, outcome: Outcome) -> None:
-        """Release the lease and apply a 429 (pause, ceiling, ban) — one atomic step."""
+        """Hold the grant's slots until now, release the lease and apply a 429 (pause,
+        ceiling, ban) — one atomic step."""
         ...
 
     async def snapshot(self, policy: Policy) -> AppMetrics: ...

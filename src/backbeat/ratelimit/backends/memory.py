@@ -12,6 +12,13 @@ How HIGH calls stay fast while NORMAL/LOW saturate the budget:
   uses limit - 1 of limit.
 - Refusals carry a `spread`: waiters scatter their retries over it, a few per freed slot, instead
   of all waking at the same instant (that herd costs round trips and latency on a shared store).
+
+A slot is held from the grant until the call's answer came back (`finish` moves it to that
+moment): the upstream counted the call when it arrived, somewhere in between, and only the
+answer's time bounds that from above. Held from the grant alone, a call delayed on its way (a
+busy machine, a slow network) would count in a later upstream window than in ours, and a full
+window could draw a 429; held until the answer, no delay below the window's length can. The
+price is a call's round trip per slot: a little of the budget, none of it lost to a 429.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import Counter, deque
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 from backbeat.ratelimit.backends.base import Acquire, Decision, Outcome
@@ -159,6 +167,7 @@ class MemoryBackend:
                 # Catching up by up to one spacing keeps a slightly late retry on the schedule.
                 theoretical = max(state.paced.get(window.key, -math.inf), now - spacing)
                 state.paced[window.key] = theoretical + spacing * request.cost
+        slot = state.grants + 1
         state.grants += request.cost
         state.waiters.pop(request.waiter, None)
         for window in request.windows:
@@ -167,7 +176,7 @@ class MemoryBackend:
         if policy.concurrency is not None:
             lease = uuid.uuid4().hex
             state.leases[lease] = now + policy.lease_ttl
-        return Decision(True, "granted", 0.0, now, self.run_id, lease=lease)
+        return Decision(True, "granted", 0.0, now, self.run_id, lease=lease, slot=slot)
 
     def _log(self, state: _State, window: Window, now: float) -> deque[float]:
         log = state.logs.setdefault(window.key, deque())
@@ -176,11 +185,24 @@ class MemoryBackend:
             log.popleft()
         return log
 
+    @staticmethod
+    def _hold(log: deque[float], outcome: Outcome, now: float) -> None:
+        """Move the grant's slots from its grant time to now (the Redis script moves its members;
+        slots of one time are alike here). A slot that left the log meanwhile, its call in flight
+        longer than the window, comes back: it may have arrived a moment ago. Every entry is at
+        most now, so the log stays in order."""
+        for _ in range(outcome.cost):
+            with suppress(ValueError):  # not there: it left the log
+                log.remove(outcome.granted_at)
+            log.append(now)
+
     async def finish(self, policy: Policy, outcome: Outcome) -> None:
         now = self.clock.time()
         state = self._state(policy.app)
         if outcome.lease is not None:
             state.leases.pop(outcome.lease, None)
+        for window in outcome.windows:
+            self._hold(state.logs.setdefault(window.key, deque()), outcome, now)
         if outcome.kind == "quota" or (
             outcome.kind == "rate_limited" and (outcome.retry_after or 0) > policy.ban_threshold
         ):

@@ -5,6 +5,7 @@ injected (tests). Keys of one app share a hash tag, so a cluster keeps them in o
     {prefix}:{<app>}:state         hash: run id, ceiling (as last lowered, and the level that
                                    drew that 429), pause, ban, warm-up, pacing, counters
     {prefix}:{<app>}:w:<window>    zset: one member per slot taken, scored by grant time
+                                   until the call's answer came back, then by that time
     {prefix}:{<app>}:leases        zset: lease → expiry
     {prefix}:{<app>}:waiters:<p>   zset per priority value: waiter → expiry
     {prefix}:{<app>}:ww:<window>   zset per window: who waits on it → expiry (spreads retries)
@@ -136,7 +137,9 @@ class RedisBackend:
         waiting = [f"{self._base(policy.app)}:ww:{window.key}" for window in request.windows]
         keys = [*self.keys(policy.app, request.windows), *waiting]
         reply = await self._call(self._acquire, keys, args)
-        granted, reason, wait, now, run_id, lease, ban_until, spread = (_text(v) for v in reply)
+        granted, reason, wait, now, run_id, lease, ban_until, spread, slot = (
+            _text(v) for v in reply
+        )
         return Decision(
             granted=granted == "1",
             reason=cast(DecisionReason, reason),
@@ -146,6 +149,7 @@ class RedisBackend:
             lease=lease or None,
             ban_until=float(ban_until) if ban_until else None,
             spread=float(spread),
+            slot=int(slot) if slot else None,
         )
 
     async def finish(self, policy: Policy, outcome: Outcome) -> None:
@@ -162,9 +166,13 @@ class RedisBackend:
             policy.max_default_pause,
             _ttls_ms(policy)[1],
             *_ceiling_args(policy),
+            "" if outcome.slot is None else outcome.slot,
+            outcome.cost,
+            _ttls_ms(policy)[0],
         ]
         base = self._base(policy.app)
-        await self._call(self._finish, [f"{base}:state", f"{base}:leases"], args)
+        logs = [f"{base}:w:{window.key}" for window in outcome.windows]
+        await self._call(self._finish, [f"{base}:state", f"{base}:leases", *logs], args)
 
     async def snapshot(self, policy: Policy) -> AppMetrics:
         windows = policy.windows_of_all()

@@ -7,7 +7,8 @@
 --       key_ttl_ms, state_ttl_ms, then limit, period per window.
 -- Pacing keeps, per window, the next NORMAL/LOW slot (GCRA's theoretical arrival time) in the
 -- state hash under 'tat:' .. the window's key.
--- Returns {granted 0/1, reason, wait, now, run_id, lease or '', ban_until or '', spread}.
+-- Returns {granted 0/1, reason, wait, now, run_id, lease or '', ban_until or '', spread,
+--          first slot or ''}.
 local now = clock_now(ARGV[1])
 local token, known_run = ARGV[2], ARGV[3]
 local priority, cost, waiter = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
@@ -36,10 +37,11 @@ end
 local warming = s.warm_until > now
 local multiplier = ceiling(s, now, step, recovery_period, forget)
 
-local function reply(granted, reason, wait, lease, ban_until, spread)
+local function reply(granted, reason, wait, lease, ban_until, spread, slot)
   save_state(state_key, s, now, state_ttl)
   return {granted, reason, fmt(wait), fmt(now), s.run_id, lease or '',
-          ban_until and fmt(ban_until) or '', fmt(spread or 0)}
+          ban_until and fmt(ban_until) or '', fmt(spread or 0),
+          slot and string.format('%d', slot) or ''}
 end
 
 -- Retries scatter over spacing × rivals / attempts per slot, where the window with the widest
@@ -161,4 +163,4 @@ if concurrency then
   redis.call('ZADD', leases_key, fmt(now + lease_ttl), lease)
   redis.call('PEXPIRE', leases_key, key_ttl)
 end
-return reply(1, 'granted', 0, lease)
+return reply(1, 'granted', 0, lease, nil, 0, last - cost + 1)

@@ -1,8 +1,10 @@
--- Release the lease and apply what the upstream answered (pause, ceiling, ban): one atomic step.
--- KEYS: state, leases.
+-- Hold the grant's slots until now, release the lease and apply what the upstream answered
+-- (pause, ceiling, ban): one atomic step.
+-- KEYS: state, leases, then the log of each of the grant's windows.
 -- ARGV: now ('' = TIME), lease ('' = none), kind, granted_at, retry_after ('' = missing),
 --       min_multiplier, decrease_factor, ban_threshold, default_pause, max_default_pause,
---       state_ttl_ms, recovery_step, recovery_period, forget_429_after.
+--       state_ttl_ms, recovery_step, recovery_period, forget_429_after, first slot ('' = none),
+--       cost, key_ttl_ms.
 local now = clock_now(ARGV[1])
 local lease, kind, granted_at = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local retry_after = tonumber(ARGV[5])  -- nil when the header was missing
@@ -10,10 +12,22 @@ local min_multiplier, decrease_factor = tonumber(ARGV[6]), tonumber(ARGV[7])
 local ban_threshold, default_pause = tonumber(ARGV[8]), tonumber(ARGV[9])
 local max_default_pause, state_ttl = tonumber(ARGV[10]), tonumber(ARGV[11])
 local step, recovery_period, forget = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
+local first_slot, cost, key_ttl = tonumber(ARGV[15]), tonumber(ARGV[16]), ARGV[17]
 local state_key, leases_key = KEYS[1], KEYS[2]
 
 if lease ~= '' then
   redis.call('ZREM', leases_key, lease)
+end
+-- The slots move to the answer's time (backends/memory.py `_hold`); GT never moves one back,
+-- and a member that left the log meanwhile comes back.
+if first_slot then
+  local score = fmt(now)
+  for i = 3, #KEYS do
+    for n = first_slot, first_slot + cost - 1 do
+      redis.call('ZADD', KEYS[i], 'GT', score, string.format('%d', n))
+    end
+    redis.call('PEXPIRE', KEYS[i], key_ttl)
+  end
 end
 if kind ~= 'quota' and kind ~= 'rate_limited' then
   return 0
