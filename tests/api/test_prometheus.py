@@ -117,6 +117,7 @@ async def test_each_family_is_exported_once(deployment: Deployment) -> None:
         "backbeat_limiter_wait_seconds",
         "backbeat_cache_hits",
         "backbeat_cache_misses",
+        "backbeat_dedup_calls",
         "backbeat_job_outcomes",
         "backbeat_job_duration_seconds",
         "backbeat_queue_depth",

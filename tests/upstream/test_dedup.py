@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from backbeat.clock import FakeClock
 from backbeat.simulator.server import free_port
 from backbeat.upstream.dedup import Dedup
+from backbeat.upstream.metrics import UpstreamMetrics
 from tests.upstream.conftest import wipe
 
 POLL = 0.01
@@ -155,6 +156,22 @@ async def test_two_processes_share_one_upstream_call(
     assert one.leaders + two.leaders == 1
     assert one.remote_followers + two.remote_followers == 1
     assert one.local_followers == two.local_followers == 49
+    # The same counts as each process exports them.
+    exported = [_dedup_calls(UpstreamMetrics(dedup=d)) for d in (one, two)]
+    assert sorted(exported, key=lambda roles: roles["leader"]) == [
+        {"leader": 0, "process": 49, "other_process": 1},
+        {"leader": 1, "process": 49, "other_process": 0},
+    ]
+
+
+def _dedup_calls(metrics: UpstreamMetrics) -> dict[str, float]:
+    found = {}
+    for family in metrics.registry.collect():
+        if family.name == "backbeat_dedup_calls":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    found[sample.labels["role"]] = sample.value
+    return found
 
 
 async def test_a_flight_kept_in_its_process_takes_no_lock_and_hands_nothing_off(

@@ -183,7 +183,11 @@ def report(
         "sent_by_backbeat": sum(_summed(measured.metrics, "backbeat_upstream_calls").values()),
         "cache_hits": sum(_summed(measured.metrics, "backbeat_cache_hits").values()),
         "cache_misses": sum(_summed(measured.metrics, "backbeat_cache_misses").values()),
-        "dedup_shared": None,  # not in /metrics: the share dedup answered is not counted apart
+        "dedup_shared": sum(
+            count
+            for (role,), count in _summed(measured.metrics, "backbeat_dedup_calls", "role").items()
+            if role != "leader"
+        ),
         "http_429": spotify.get("http_429", 0) + recco.get("http_429", 0),
         "http_5xx": spotify.get("http_5xx", 0) + recco.get("http_5xx", 0),
         "requests": len(calls),

@@ -9,7 +9,10 @@ globals, so tests and several stacks in one process never share counters).
   (`rate`: a pause, `ban`: a Retry-After above the ban threshold, `quota`: QUOTA_EXCEEDED);
 - `backbeat_limiter_wait_seconds{app,class,priority}`: how long each grant waited for its slot;
 - `backbeat_cache_hits_total{endpoint}` and `backbeat_cache_misses_total{endpoint}`: read at
-  scrape time from the response cache's own counters.
+  scrape time from the response cache's own counters;
+- `backbeat_dedup_calls_total{role}`: calls that went through in-flight sharing, read at scrape
+  time from its counters: `leader` made the call, `process` shared another caller's call of
+  this process, `other_process` got the answer another process had fetched.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from backbeat.upstream.cache import ResponseCache
+from backbeat.upstream.dedup import Dedup
 
 # Seconds: interactive grants take well under a second, batch ones up to minutes.
 WAIT_BUCKETS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -46,9 +50,30 @@ class CacheCollector(Collector):
         yield misses
 
 
+class DedupCollector(Collector):
+    """In-flight sharing's own counters: who made a call, who shared one."""
+
+    def __init__(self, dedup: Dedup) -> None:
+        self.dedup = dedup
+
+    def collect(self) -> Iterator[Metric]:
+        calls = CounterMetricFamily(
+            "backbeat_dedup_calls",
+            "Calls through in-flight sharing: made (leader) or shared, in this process or another.",
+            labels=["role"],
+        )
+        calls.add_metric(["leader"], self.dedup.leaders)
+        calls.add_metric(["process"], self.dedup.local_followers)
+        calls.add_metric(["other_process"], self.dedup.remote_followers)
+        yield calls
+
+
 class UpstreamMetrics:
     def __init__(
-        self, cache: ResponseCache | None = None, registry: CollectorRegistry | None = None
+        self,
+        cache: ResponseCache | None = None,
+        registry: CollectorRegistry | None = None,
+        dedup: Dedup | None = None,
     ) -> None:
         self.registry = registry or CollectorRegistry()
         self.asked = Counter(
@@ -78,6 +103,8 @@ class UpstreamMetrics:
         )
         if cache is not None:
             self.registry.register(CacheCollector(cache))
+        if dedup is not None:
+            self.registry.register(DedupCollector(dedup))
 
     def asked_for(self, app: str, endpoint: str, calls: int = 1) -> None:
         if calls > 0:

@@ -52,8 +52,9 @@ class UpstreamStack:
         cache_url = settings.cache.url or shared or "mem://"
         self.cache = ResponseCache.from_url(cache_url, {**DEFAULT_TTLS, **settings.cache.ttls})
         self.registry = IdRegistry.from_url(cache_url, self.clock)
-        self.metrics = UpstreamMetrics(self.cache)  # this process's registry, served at /metrics
         self.dedup = Dedup(self.redis, clock=self.clock)
+        # This process's registry, served at /metrics.
+        self.metrics = UpstreamMetrics(self.cache, dedup=self.dedup)
         accounts = Accounts(
             self.http,
             settings.spotify.accounts_url,
