@@ -196,19 +196,46 @@ async def test_a_call_holds_its_slot_until_its_answer_is_back(
     assert refused.wait == pytest.approx(2.5)
 
 
-async def test_a_call_in_flight_longer_than_the_window_takes_its_slot_again(
+async def test_a_held_call_out_longer_than_the_window_keeps_its_slot(
     backend: Backend, clock: FakeClock
 ) -> None:
     rules = policy(classes={"read": (Rate(2, 10),)}, reserve_share=0.0)
     windows = rules.windows("read", None)
-    slow = await _try(backend, rules)
-    clock.advance(11)  # its slot has left the window while the call is still on its way
+    slow = await backend.acquire(Acquire(rules, windows, Priority.NORMAL, 1, "s", None, True))
+    clock.advance(11)  # its grant has left the window while the call is still out
     assert (await _try(backend, rules)).granted
-    await backend.finish(rules, Outcome("success", slow.now, windows=windows, slot=slow.slot))
-    refused = await _try(backend, rules)  # it may have arrived a moment ago: counted again
-    assert not refused.granted
+    refused = await _try(backend, rules)
+    assert not refused.granted  # the call out still counts; it stays a period after its answer
     assert refused.wait == pytest.approx(10)
+    await backend.finish(rules, Outcome("success", slow.now, windows=windows, slot=slow.slot))
     assert [w.used for w in (await backend.snapshot(rules)).windows] == [2]
+    clock.advance(9)  # t=20: the other slot leaves at 21, the answered one at 21
+    assert not (await _try(backend, rules)).granted
+    clock.advance(1)
+    assert (await _try(backend, rules)).granted
+
+
+async def test_a_held_call_never_answered_counts_until_its_lease_time(
+    backend: Backend, clock: FakeClock
+) -> None:
+    rules = policy(classes={"read": (Rate(1, 10),)}, reserve_share=0.0, lease_ttl=25)
+    windows = rules.windows("read", None)
+    assert (
+        await backend.acquire(Acquire(rules, windows, Priority.NORMAL, 1, "s", None, True))
+    ).granted
+    clock.advance(24)  # its process died: no answer will come
+    assert not (await _try(backend, rules)).granted
+    clock.advance(1)
+    assert (await _try(backend, rules)).granted
+
+
+async def test_an_unheld_call_left_unreported_counts_for_its_window_only(
+    backend: Backend, clock: FakeClock
+) -> None:
+    rules = policy(classes={"read": (Rate(1, 10),)}, reserve_share=0.0)
+    assert (await _try(backend, rules)).granted
+    clock.advance(10)
+    assert (await _try(backend, rules)).granted
 
 
 async def test_waiters_are_counted_by_priority(backend: Backend, clock: FakeClock) -> None:

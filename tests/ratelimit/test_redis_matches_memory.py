@@ -70,7 +70,8 @@ class Run:
         cost = rng.choice((1, 1, 1, min(2, *(w.rate.limit for w in windows))))
         priority = rng.choice(list(Priority))
         waiter = rng.choice(("a", "b", "c", "d", "e"))
-        request = Acquire(rules, windows, priority, cost, waiter, None)
+        held = rng.random() < 0.7  # most calls are reported; the others only age out
+        request = Acquire(rules, windows, priority, cost, waiter, None, held)
         mine, theirs = await self.memory.acquire(request), await self.redis.acquire(request)
         assert comparable(mine) == comparable(theirs), request
         if mine.granted:

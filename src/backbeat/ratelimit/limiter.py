@@ -103,7 +103,11 @@ class Limiter:
         priority: Priority = Priority.NORMAL,
         cost: int = 1,
         max_wait: float | None = None,
+        held: bool = False,
     ) -> Grant:
+        """A slot in every window of `op_class` (and `endpoint`). `held`: you will `report`
+        the answer, and until then the slot counts, however long the call is out (unreported,
+        until the policy's `lease_ttl`)."""
         policy = self.policy(app)
         windows = policy.windows(op_class, endpoint)
         if not windows:
@@ -114,7 +118,8 @@ class Limiter:
         waiter = uuid.uuid4().hex
         started = self.clock.time()
         while True:
-            request = Acquire(policy, windows, priority, cost, waiter, self._known_runs.get(app))
+            known = self._known_runs.get(app)
+            request = Acquire(policy, windows, priority, cost, waiter, known, held)
             local = False
             taken = windows
             try:
@@ -124,7 +129,7 @@ class Limiter:
                     local_policy = self._local[app]
                     taken = local_policy.windows(op_class, endpoint)
                     decision = await self.fallback.acquire(
-                        Acquire(local_policy, taken, priority, cost, waiter, None)
+                        Acquire(local_policy, taken, priority, cost, waiter, None, held)
                     )
                     local = True
                 else:
@@ -189,7 +194,13 @@ class Limiter:
         """`async with limiter.slot(...)`: the slots are held and the lease released when the
         block ends, however it ends; report 429s yourself with `report` inside the block."""
         grant = await self.acquire(
-            app, op_class, endpoint=endpoint, priority=priority, cost=cost, max_wait=max_wait
+            app,
+            op_class,
+            endpoint=endpoint,
+            priority=priority,
+            cost=cost,
+            max_wait=max_wait,
+            held=True,
         )
         try:
             yield grant

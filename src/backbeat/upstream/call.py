@@ -4,6 +4,7 @@ thin typed layers over `Upstream.call`; batch gets cache per entity instead (`en
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
 from collections.abc import Mapping, Sequence
@@ -263,6 +264,7 @@ class Upstream:
             endpoint=request.endpoint,
             priority=request.priority,
             max_wait=remaining,
+            held=True,  # every answer is reported below, and a cancelled call too
         )
         if self.metrics is not None:
             self.metrics.granted(self.app, request.op_class, request.priority.name, grant.waited)
@@ -285,6 +287,11 @@ class Upstream:
                 self.metrics.answered(self.app, request.op_class, request.endpoint, None)
             await self.limiter.report(grant, "server_error")
             raise Retryable(self.name, request.endpoint, None, type(error).__name__) from error
+        except BaseException:
+            # Cancelled on its way (a caller gave up): it may still arrive, so its slot is held
+            # until now like any other, not until the limiter takes its process for dead.
+            await asyncio.shield(self.limiter.report(grant, "server_error"))
+            raise
         return await self._outcome(request, grant, response, token, refused)
 
     async def _outcome(

@@ -23,6 +23,10 @@ class Acquire:
     cost: int
     waiter: str  # stable across the retries of one call, so waiters are counted once
     known_run: str | None  # the store's run id this process saw last (None: never saw one)
+    # The caller will report the answer (`finish` with the grant's slot): until then its slots
+    # count even when the call is out longer than the window. Unreported grants would count
+    # until `lease_ttl`, so plain acquire-only callers leave it off.
+    held: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,10 @@ A slot is held from the grant until the call's answer came back (`finish` moves 
 moment): the upstream counted the call when it arrived, somewhere in between, and only the
 answer's time bounds that from above. Held from the grant alone, a call delayed on its way (a
 busy machine, a slow network) would count in a later upstream window than in ours, and a full
-window could draw a 429; held until the answer, no delay below the window's length can. The
-price is a call's round trip per slot: a little of the budget, none of it lost to a 429.
+window could draw a 429. A call out longer than the window has left the log by then: a `held`
+grant (its caller will report) still counts, as "out", until its answer moves it back in (or
+`lease_ttl` takes its process for dead).
+The price is a call's round trip per slot: a little of the budget, none of it lost to a 429.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ ATTEMPTS_PER_SLOT = 3.0  # how many scattered retries should meet each freed slo
 @dataclass
 class _State:
     logs: dict[str, deque[float]] = field(default_factory=dict)
+    out: dict[str, dict[int, float]] = field(default_factory=dict)  # window → slot → grant time
     paced: dict[str, float] = field(default_factory=dict)  # window → next NORMAL/LOW slot (TAT)
     multiplier: float = 1.0  # the ceiling as the last 429 episode lowered it (see `ceiling`)
     last_429: float = 0.0  # the ceiling that drew that 429 (0: none yet)
@@ -136,6 +139,7 @@ class MemoryBackend:
         needed = 0.0
         for window in request.windows:
             log = self._log(state, window, now)
+            late = self._late(state, window, policy, now)
             effective = effective_limit(window.rate.limit, multiplier, warming)
             allowed = effective
             if request.priority != Priority.HIGH:
@@ -144,10 +148,11 @@ class MemoryBackend:
                     spacing = window.rate.period / effective
                     earliest = state.paced.get(window.key, -math.inf) - spacing
                     needed = max(needed, earliest - now)
-            over = len(log) + request.cost - allowed
+            over = len(log) + late + request.cost - allowed
             if over > 0:
-                # Wait until the `over`-th oldest grant leaves the window (or a full period
-                # when the cost can never fit, e.g. a LOW call while the reserve is maxed).
+                # Wait until the `over`-th oldest logged slot leaves the window (or a full
+                # period when the cost can never fit, e.g. a LOW call while the reserve is
+                # maxed, or when calls out must come back first: they then stay a period).
                 index = over - 1
                 free_at = (
                     log[index] + window.rate.period
@@ -168,6 +173,9 @@ class MemoryBackend:
                 theoretical = max(state.paced.get(window.key, -math.inf), now - spacing)
                 state.paced[window.key] = theoretical + spacing * request.cost
         slot = state.grants + 1
+        for window in request.windows if request.held else ():
+            out = state.out.setdefault(window.key, {})
+            out.update(dict.fromkeys(range(slot, slot + request.cost), now))
         state.grants += request.cost
         state.waiters.pop(request.waiter, None)
         for window in request.windows:
@@ -177,6 +185,15 @@ class MemoryBackend:
             lease = uuid.uuid4().hex
             state.leases[lease] = now + policy.lease_ttl
         return Decision(True, "granted", 0.0, now, self.run_id, lease=lease, slot=slot)
+
+    @staticmethod
+    def _late(state: _State, window: Window, policy: Policy, now: float) -> int:
+        """Slots of calls out longer than the window (no longer in its log); calls out longer
+        than `lease_ttl` are forgotten: their process died."""
+        out = state.out.setdefault(window.key, {})
+        for slot in [s for s, granted in out.items() if granted <= now - policy.lease_ttl]:
+            del out[slot]
+        return sum(1 for granted in out.values() if granted <= now - window.rate.period)
 
     def _log(self, state: _State, window: Window, now: float) -> deque[float]:
         log = state.logs.setdefault(window.key, deque())
@@ -201,8 +218,12 @@ class MemoryBackend:
         state = self._state(policy.app)
         if outcome.lease is not None:
             state.leases.pop(outcome.lease, None)
-        for window in outcome.windows:
-            self._hold(state.logs.setdefault(window.key, deque()), outcome, now)
+        if outcome.slot is not None:
+            for window in outcome.windows:
+                self._hold(state.logs.setdefault(window.key, deque()), outcome, now)
+                out = state.out.get(window.key, {})
+                for slot in range(outcome.slot, outcome.slot + outcome.cost):
+                    out.pop(slot, None)
         if outcome.kind == "quota" or (
             outcome.kind == "rate_limited" and (outcome.retry_after or 0) > policy.ban_threshold
         ):

@@ -9,6 +9,7 @@ injected (tests). Keys of one app share a hash tag, so a cluster keeps them in o
     {prefix}:{<app>}:leases        zset: lease → expiry
     {prefix}:{<app>}:waiters:<p>   zset per priority value: waiter → expiry
     {prefix}:{<app>}:ww:<window>   zset per window: who waits on it → expiry (spreads retries)
+    {prefix}:{<app>}:out:<window>  zset per window: slots of calls not answered yet → grant time
 """
 
 from __future__ import annotations
@@ -132,10 +133,13 @@ class RedisBackend:
             WAITER_GRACE,
             key_ttl,
             state_ttl,
+            1 if request.held else 0,
             *_rates(request.windows),
         ]
-        waiting = [f"{self._base(policy.app)}:ww:{window.key}" for window in request.windows]
-        keys = [*self.keys(policy.app, request.windows), *waiting]
+        base = self._base(policy.app)
+        waiting = [f"{base}:ww:{window.key}" for window in request.windows]
+        out = [f"{base}:out:{window.key}" for window in request.windows]
+        keys = [*self.keys(policy.app, request.windows), *waiting, *out]
         reply = await self._call(self._acquire, keys, args)
         granted, reason, wait, now, run_id, lease, ban_until, spread, slot = (
             _text(v) for v in reply
@@ -172,7 +176,8 @@ class RedisBackend:
         ]
         base = self._base(policy.app)
         logs = [f"{base}:w:{window.key}" for window in outcome.windows]
-        await self._call(self._finish, [f"{base}:state", f"{base}:leases", *logs], args)
+        out = [f"{base}:out:{window.key}" for window in outcome.windows]
+        await self._call(self._finish, [f"{base}:state", f"{base}:leases", *logs, *out], args)
 
     async def snapshot(self, policy: Policy) -> AppMetrics:
         windows = policy.windows_of_all()

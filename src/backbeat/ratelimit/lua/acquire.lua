@@ -1,10 +1,11 @@
 -- Take `cost` slots in every window of one request, or say how long to wait: one atomic step.
 -- KEYS: state, leases, waiters:0, waiters:1, waiters:2, then one log per window, then one set
---       of waiters per window (in the same order).
+--       of waiters per window, then one set of calls in flight per window (in the same order).
 -- ARGV: now ('' = TIME), token (run id if the state is new), known_run ('' = none), priority,
 --       cost, waiter, concurrency ('' = none), lease_ttl, reserve_share, pace (0/1),
 --       recovery_step, longest_period, recovery_period, forget_429_after, waiter_grace,
---       key_ttl_ms, state_ttl_ms, then limit, period per window.
+--       key_ttl_ms, state_ttl_ms, held (0/1: record the slots as out until finish.lua), then
+--       limit, period per window.
 -- Pacing keeps, per window, the next NORMAL/LOW slot (GCRA's theoretical arrival time) in the
 -- state hash under 'tat:' .. the window's key.
 -- Returns {granted 0/1, reason, wait, now, run_id, lease or '', ban_until or '', spread,
@@ -17,12 +18,13 @@ local lease_ttl, share, pace = tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10] ==
 local step, longest = tonumber(ARGV[11]), tonumber(ARGV[12])
 local recovery_period, forget = tonumber(ARGV[13]), tonumber(ARGV[14])
 local grace, key_ttl, state_ttl = tonumber(ARGV[15]), ARGV[16], tonumber(ARGV[17])
-local FIRST_WINDOW_ARG = 18
+local held = ARGV[18] == '1'
+local FIRST_WINDOW_ARG = 19
 
 local state_key, leases_key = KEYS[1], KEYS[2]
 local waiter_keys = {KEYS[3], KEYS[4], KEYS[5]}
 local FIRST_WINDOW_KEY = 6
-local WINDOWS = (#KEYS - FIRST_WINDOW_KEY + 1) / 2  -- logs, then their waiter sets
+local WINDOWS = (#KEYS - FIRST_WINDOW_KEY + 1) / 3  -- logs, their waiter sets, their calls out
 local LAST_WINDOW_KEY = FIRST_WINDOW_KEY + WINDOWS - 1
 
 local s = load_state(state_key)
@@ -106,7 +108,12 @@ for i = FIRST_WINDOW_KEY, LAST_WINDOW_KEY do
   local arg = FIRST_WINDOW_ARG + 2 * (i - FIRST_WINDOW_KEY)
   local limit, period = tonumber(ARGV[arg]), tonumber(ARGV[arg + 1])
   redis.call('ZREMRANGEBYSCORE', key, '-inf', fmt(now - period))
-  local used = redis.call('ZCARD', key)
+  local logged = redis.call('ZCARD', key)
+  -- Calls out longer than the window left the log but still count (backends/memory.py), until
+  -- the lease time says their process died.
+  local out = KEYS[i + 2 * WINDOWS]
+  redis.call('ZREMRANGEBYSCORE', out, '-inf', fmt(now - lease_ttl))
+  local used = logged + redis.call('ZCOUNT', out, '-inf', fmt(now - period))
   local effective = effective_limit(limit, multiplier, warming)
   local allowed = effective
   if priority ~= 0 then
@@ -120,10 +127,11 @@ for i = FIRST_WINDOW_KEY, LAST_WINDOW_KEY do
   end
   local over = used + cost - allowed
   if over > 0 then
-    -- Wait until the `over`-th oldest grant leaves the window (or a full period when the
-    -- cost can never fit, e.g. a LOW call while the reserve is maxed).
+    -- Wait until the `over`-th oldest logged slot leaves the window (or a full period when
+    -- the cost can never fit, e.g. a LOW call while the reserve is maxed, or when calls out
+    -- must come back first: they then stay a period).
     local free_at = now + period
-    if over <= used then
+    if over <= logged then
       local entry = redis.call('ZRANGE', key, over - 1, over - 1, 'WITHSCORES')
       free_at = tonumber(entry[2]) + period
     end
@@ -145,6 +153,9 @@ local function record(key)
 end
 for i = FIRST_WINDOW_KEY, LAST_WINDOW_KEY do
   record(KEYS[i])
+  if held then
+    record(KEYS[i + 2 * WINDOWS])  -- out until finish.lua hears the answer
+  end
   if paced then
     -- Catching up by up to one spacing keeps a slightly late retry on the schedule.
     set(s, 'tat:' .. KEYS[i], math.max(tats[i], now - spacings[i]) + spacings[i] * cost)

@@ -1,6 +1,6 @@
 -- Hold the grant's slots until now, release the lease and apply what the upstream answered
 -- (pause, ceiling, ban): one atomic step.
--- KEYS: state, leases, then the log of each of the grant's windows.
+-- KEYS: state, leases, then the log of each of the grant's windows, then each one's calls out.
 -- ARGV: now ('' = TIME), lease ('' = none), kind, granted_at, retry_after ('' = missing),
 --       min_multiplier, decrease_factor, ban_threshold, default_pause, max_default_pause,
 --       state_ttl_ms, recovery_step, recovery_period, forget_429_after, first slot ('' = none),
@@ -22,9 +22,12 @@ end
 -- and a member that left the log meanwhile comes back.
 if first_slot then
   local score = fmt(now)
-  for i = 3, #KEYS do
+  local windows = (#KEYS - 2) / 2
+  for i = 3, 2 + windows do
     for n = first_slot, first_slot + cost - 1 do
-      redis.call('ZADD', KEYS[i], 'GT', score, string.format('%d', n))
+      local member = string.format('%d', n)
+      redis.call('ZADD', KEYS[i], 'GT', score, member)
+      redis.call('ZREM', KEYS[i + windows], member)
     end
     redis.call('PEXPIRE', KEYS[i], key_ttl)
   end
