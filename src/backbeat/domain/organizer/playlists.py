@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from backbeat.db.engine import Database
 from backbeat.db.models import OrganizerPlaylist, OrganizerPlaylistTrack
@@ -193,11 +193,10 @@ class PlaylistSync:
         if not tracks:
             return
         now = self.now()
+        rows = [{"playlist_id": row_id, "spotify_track_id": t.id, "added_at": now} for t in tracks]
         async with self.database.sessions() as session, session.begin():
-            session.add_all(
-                OrganizerPlaylistTrack(playlist_id=row_id, spotify_track_id=t.id, added_at=now)
-                for t in tracks
-            )
+            # One bulk INSERT: ORM objects cost a busy worker more CPU than the add call.
+            await session.execute(insert(OrganizerPlaylistTrack), rows)
             await session.execute(
                 update(OrganizerPlaylist)
                 .where(OrganizerPlaylist.id == row_id)
