@@ -441,9 +441,16 @@ class TappedLimiter(Limiter):
         priority: Priority = Priority.NORMAL,
         cost: int = 1,
         max_wait: float | None = None,
+        held: bool = False,
     ) -> Grant:
         grant = await super().acquire(
-            app, op_class, endpoint=endpoint, priority=priority, cost=cost, max_wait=max_wait
+            app,
+            op_class,
+            endpoint=endpoint,
+            priority=priority,
+            cost=cost,
+            max_wait=max_wait,
+            held=held,
         )
         self.grants.append(grant.granted_at)
         return grant
