@@ -372,6 +372,10 @@ class AuthSettings(BaseModel):
         default="40/30",
         description="per user, inbound: /v1/* (half the app's default read budget at most)",
     )
+    # Each token is a session row until it expires or is revoked: a script gets a handful.
+    api_token_rate: RateText = Field(
+        default="20/3600", description="per user, inbound: new API tokens (POST /auth/token)"
+    )
 
 
 class OrganizerAppSettings(BaseModel):

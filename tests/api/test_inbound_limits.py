@@ -35,6 +35,8 @@ from backbeat.config import (
 )
 from backbeat.domain.services import Services
 from backbeat.errors import TooManyRequests
+from backbeat.ratelimit import Limiter, Rate
+from backbeat.ratelimit.backends.memory import MemoryBackend
 from backbeat.simulator import create_app as create_simulator
 from backbeat.simulator.server import BackgroundServer
 
@@ -52,6 +54,7 @@ LIMITED = {
     "ingest": (("POST", "/api/listening/ingest", {}), 2),
     "insights": (("POST", "/api/insights/generate", {"insight_type": "roast"}), 2),
     "organizer scan": (("POST", "/api/organizer/scan", None), 2),
+    "api tokens": (("POST", "/auth/token", None), 2),
 }
 
 
@@ -92,6 +95,7 @@ async def api(tmp_path: Path, token_key: str) -> AsyncIterator[Api]:
                 catalog_rate=f"{SEARCHES}/30",
                 discovery_rate="2/60",
                 ranking_rate="2/600",
+                api_token_rate="2/3600",
             ),
             organizer=OrganizerAppSettings(scan_rate="2/3600"),
             spotify=SpotifySettings(api_url=f"{sim.url}/v1", accounts_url=sim.url),
@@ -212,3 +216,18 @@ async def test_a_full_window_is_not_asked_again_until_it_frees_up(
         with pytest.raises(TooManyRequests) as refused:
             await inbound.check("catalog", "session:a")
         assert refused.value.retry_after == pytest.approx(10)
+
+
+async def test_a_process_keeps_policies_for_recent_keys_only() -> None:
+    clock = FakeClock()
+    limiter = Limiter(MemoryBackend(clock), {}, clock)
+    inbound = InboundLimits(limiter, {"catalog": Rate(1, 30)}, remembered=2)
+    await inbound.check("catalog", "alice")
+    with pytest.raises(TooManyRequests):
+        await inbound.check("catalog", "alice")
+    await inbound.check("catalog", "bob")
+    await inbound.check("catalog", "carol")  # a third key: Alice, seen least recently, goes
+    assert set(limiter.policies) == {"inbound:catalog:bob", "inbound:catalog:carol"}
+    with pytest.raises(TooManyRequests):
+        await inbound.check("catalog", "carol")  # the kept ones still count
+    await inbound.check("catalog", "alice")  # forgotten: starts afresh

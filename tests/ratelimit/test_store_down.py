@@ -39,6 +39,9 @@ class Unreachable:
     async def snapshot(self, policy: Policy) -> AppMetrics:
         return await self.inner.snapshot(policy)
 
+    def forget(self, app: str) -> None:
+        self.inner.forget(app)
+
     async def close(self) -> None:
         await self.inner.close()
 

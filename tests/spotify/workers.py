@@ -117,6 +117,9 @@ class RecordingBackend:
     async def snapshot(self, policy: Policy) -> AppMetrics:
         return await self.inner.snapshot(policy)
 
+    def forget(self, app: str) -> None:
+        self.inner.forget(app)
+
     async def close(self) -> None:
         await self.inner.close()
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from cachetools import LRUCache
+
 from backbeat.clock import Clock
 from backbeat.config import Settings
 from backbeat.errors import TooManyRequests
@@ -25,19 +27,41 @@ Action = Literal[
     "discovery",
     "ranking",
     "passthrough",
+    "api_tokens",
     "admin_login",
 ]
 ADMIN_LOGINS = "10/600"  # per client address
+# Keys (users, sessions, addresses) a process keeps a policy for; the least recently seen one
+# beyond this is forgotten, so a long-running API does not grow with every session it saw.
+REMEMBERED_KEYS = 100_000
+
+
+class _Recent(LRUCache[str, None]):
+    """Recently checked apps; the one pushed out is forgotten by the limiter."""
+
+    def __init__(self, maxsize: int, limiter: Limiter, full_until: dict[str, float]) -> None:
+        super().__init__(maxsize)
+        self.limiter = limiter
+        self.full_until = full_until
+
+    def popitem(self) -> tuple[str, None]:
+        app, value = super().popitem()
+        self.limiter.forget(app)
+        self.full_until.pop(app, None)
+        return app, value
 
 
 class InboundLimits:
-    def __init__(self, limiter: Limiter, rates: dict[Action, Rate]) -> None:
+    def __init__(
+        self, limiter: Limiter, rates: dict[Action, Rate], remembered: int = REMEMBERED_KEYS
+    ) -> None:
         self.limiter = limiter
         self.rates = rates
         # Window → until when it is known to be full. A window only frees up as its oldest
         # grant leaves, so until then a refusal needs no store round trip; asking would also
         # leave one more waiter in the store per refusal, each making the next check slower.
         self._full_until: dict[str, float] = {}
+        self._recent = _Recent(remembered, limiter, self._full_until)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> InboundLimits:
@@ -51,6 +75,7 @@ class InboundLimits:
             "discovery": Rate.parse(auth.discovery_rate),
             "ranking": Rate.parse(auth.ranking_rate),
             "passthrough": Rate.parse(auth.passthrough_rate),
+            "api_tokens": Rate.parse(auth.api_token_rate),
             "admin_login": Rate.parse(ADMIN_LOGINS),
         }
         return cls(Limiter.from_url(url, {}, clock), rates)
@@ -59,6 +84,7 @@ class InboundLimits:
         """Count one `action` of `key` (a user id, `session:<id>`, a client address), or raise
         `TooManyRequests` when over the limit."""
         app = f"inbound:{action}:{key}"
+        self._recent[app] = None  # most recently seen now
         clock = self.limiter.clock
         full_until = self._full_until.get(app)
         if full_until is not None:

@@ -88,6 +88,16 @@ class Limiter:
         self.policies[policy.app] = policy
         self._local[policy.app] = policy.divided(self._expected_processes)
 
+    def forget(self, app: str) -> None:
+        """Drop a registered app: its policy, and its state where this process holds it (a
+        store's keys expire by themselves). Its next `register` starts it afresh."""
+        self.policies.pop(app, None)
+        self._local.pop(app, None)
+        self._known_runs.pop(app, None)
+        self.backend.forget(app)
+        if self.fallback is not None:
+            self.fallback.forget(app)
+
     def policy(self, app: str) -> Policy:
         try:
             return self.policies[app]

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
-from backbeat.api.auth import LOGIN_COOKIE, SESSION_COOKIE, Caller, ServicesDep
+from backbeat.api.auth import LOGIN_COOKIE, SESSION_COOKIE, Caller, ServicesDep, limited
+from backbeat.domain.accounts import CurrentSession
 from backbeat.errors import InvalidRequest
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -78,7 +79,10 @@ class ApiToken(BaseModel):
 
 
 @router.post("/token", status_code=201)
-async def api_token(caller: Caller, found: ServicesDep) -> ApiToken:
-    """A bearer token for scripts, for the caller's account; ends with POST /auth/logout."""
+async def api_token(
+    caller: Annotated[CurrentSession, limited("api_tokens")], found: ServicesDep
+) -> ApiToken:
+    """A bearer token for scripts, for the caller's account; ends with POST /auth/logout.
+    At most `auth.api_token_rate` per user (each token is a session until it ends)."""
     token = await found.sessions.issue(caller.user_id, "api")
     return ApiToken(api_token=token, expires_in=found.settings.auth.session_max_age)

@@ -280,5 +280,8 @@ class MemoryBackend:
             windows=windows,
         )
 
+    def forget(self, app: str) -> None:
+        self._apps.pop(app, None)
+
     async def close(self) -> None:
         self._apps.clear()

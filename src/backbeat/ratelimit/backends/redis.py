@@ -210,6 +210,9 @@ class RedisBackend:
             ],
         )
 
+    def forget(self, app: str) -> None:
+        """Nothing held here: the app's keys expire by themselves."""
+
     async def close(self) -> None:
         if self._owns_client:
             await self.client.aclose()
