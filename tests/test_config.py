@@ -51,6 +51,10 @@ def test_a_time_scaled_budget_divides_every_window_but_not_the_margin() -> None:
     assert scaled.spotify_shared == "100/0.5"
     assert scaled.margin == RateLimitSettings().margin
     assert RateLimitSettings().time_scaled(2).spotify_shared is None
+    # Endpoint windows too, ReccoBeats' included: the simulator scales both upstreams.
+    endpoints = RateLimitSettings(spotify_endpoints={"search": ["10/30"]}).time_scaled(60)
+    assert endpoints.spotify_endpoints == {"search": ["10/0.5"]}
+    assert endpoints.reccobeats_endpoints["artist_track"] == ["45/1", "1/0.025"]
 
 
 def test_a_ban_threshold_below_the_default_pause_cap_lowers_the_cap() -> None:

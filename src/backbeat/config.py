@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -136,15 +136,21 @@ class RateLimitSettings(BaseModel):
     )
 
     def time_scaled(self, scale: float) -> RateLimitSettings:
-        """The same Spotify budget with every window divided by `scale` (the simulator's time
-        scale); the margin stays, since network delays do not shrink."""
+        """The same budgets, Spotify's and ReccoBeats', with every window divided by `scale`
+        (the simulator's time scale, which scales both); the margin stays, since network
+        delays do not shrink."""
+
+        def faster(text: str) -> str:
+            rate = Rate.parse(text)
+            return f"{rate.limit}/{rate.period / scale:g}"
+
         windows = ("spotify_read", "spotify_write", "spotify_batch", "spotify_shared")
-        scaled = {}
-        for name in windows:
-            text = getattr(self, name)
-            if text is not None:
-                rate = Rate.parse(text)
-                scaled[name] = f"{rate.limit}/{rate.period / scale:g}"
+        scaled: dict[str, Any] = {
+            name: faster(getattr(self, name)) for name in windows if getattr(self, name)
+        }
+        for name in ("spotify_endpoints", "reccobeats_endpoints"):
+            endpoints: dict[str, list[str]] = getattr(self, name)
+            scaled[name] = {key: list(map(faster, rates)) for key, rates in endpoints.items()}
         return self.model_copy(update=scaled)
 
     def _rate(self, text: str) -> Rate:

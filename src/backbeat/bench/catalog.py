@@ -43,7 +43,6 @@ from backbeat.bench.scan import ZIPF, Simulator, simulator, stop
 from backbeat.bench.stats import percentile
 from backbeat.config import RateLimitSettings, Settings, SimulatorSettings
 from backbeat.domain.services import open_services
-from backbeat.ratelimit.rate import Rate
 from backbeat.simulator.catalog import Catalog
 
 GOAL = 0.4  # upstream calls per logical call, at most
@@ -119,11 +118,7 @@ def fresh_store(url: str) -> Iterator[int]:
 
 def catalog_env(time_scale: float) -> dict[str, str]:
     """On top of `system_env`: ReccoBeats' budget time-scaled, the inbound caps lifted."""
-    endpoints = RateLimitSettings().reccobeats_endpoints
-    scaled = {
-        name: [f"{r.limit}/{r.period / time_scale:g}" for r in map(Rate.parse, rates)]
-        for name, rates in endpoints.items()
-    }
+    scaled = RateLimitSettings().time_scaled(time_scale).reccobeats_endpoints
     lifted = {f"BACKBEAT_AUTH__{name}": LIFTED for name in INBOUND}
     return {"BACKBEAT_RATELIMIT__RECCOBEATS_ENDPOINTS": json.dumps(scaled), **lifted}
 
