@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from dataclasses import replace
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -22,12 +24,13 @@ import pytest
 from backbeat.clock import FakeClock
 from backbeat.config import Settings, SimulatorSettings
 from backbeat.errors import UpstreamError, UpstreamNotFound
-from backbeat.ratelimit import Priority, RateLimitError, UpstreamBanned
+from backbeat.ratelimit import Grant, Priority, RateLimitError, UpstreamBanned
+from backbeat.simulator import create_app as create_simulator
 from backbeat.simulator.catalog import Catalog
 from backbeat.upstream.call import Request
 from backbeat.upstream.registry import MISSING_TTL
 from backbeat.upstream.stack import UpstreamStack
-from tests.spotify.stack_fixtures import simulated_stack, stack_settings
+from tests.spotify.stack_fixtures import BASE, simulated_stack, stack_settings
 from tests.spotify.workers import isolate
 from tests.upstream.conftest import wipe
 
@@ -257,3 +260,72 @@ async def test_a_missing_id_is_asked_once_per_negative_ttl(
         clock.advance(2)  # 7 days and 1 s after the verdict
         await ask(20)
         assert endpoint_requests(await stats(plain), "track") == 2
+
+
+# -- 7. calls delayed on their way: slots held until the answer, no 429 -------------------
+
+
+class DelayedTransport(httpx.ASGITransport):
+    """A slow, uneven network on the virtual clock: each request reaches the simulator up to
+    `out` seconds after it was sent, its answer comes back up to `back` seconds later."""
+
+    def __init__(self, app: object, clock: VirtualClock, out: float, back: float) -> None:
+        super().__init__(app=app)  # type: ignore[arg-type]
+        self.clock = clock
+        self.out, self.back = out, back
+        self.rng = random.Random(11)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await self.clock.sleep(self.rng.uniform(0, self.out))
+        response = await super().handle_async_request(request)
+        await self.clock.sleep(self.rng.uniform(0, self.back))
+        return response
+
+
+OUT, CALLS = 28.0, 160  # seconds a request may take to arrive; searches
+
+
+async def _delayed_searches(held: bool) -> dict[str, object]:
+    """160 distinct searches in 16 lanes against a simulator allowing 10 per 30 s, the limiter
+    told exactly that with no margin; requests take 0–28 s to arrive and answers 0–2 s to come
+    back (a window is 30 s). `held=False` is the limiter as it was: a slot counted from its
+    grant for one window, whenever the call arrived. The simulator's own record is returned."""
+    clock = VirtualClock()
+    simulator = SimulatorSettings(artists=60, users=5, limit=10, window=30)
+    settings = stack_settings(
+        spotify_read="10/30", spotify_write="10/30", spotify_batch="10/30", margin=0
+    )
+    app = create_simulator(simulator, clock)
+    transport = DelayedTransport(app, clock, out=OUT, back=2.0)
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as plain,
+        UpstreamStack(settings, clock, transport=transport) as stack,
+    ):
+        if not held:
+            limiter = stack.limiter
+            acquire, report = limiter.acquire, limiter.report
+
+            async def from_grant(*args: Any, **options: Any) -> Grant:
+                return await acquire(*args, **(options | {"held": False}))
+
+            async def unmoved(grant: Grant, *args: Any) -> None:
+                await report(replace(grant, windows=(), slot=None), *args)
+
+            limiter.acquire, limiter.report = from_grant, unmoved  # type: ignore[method-assign]
+
+        async def lane(first: int) -> None:
+            for i in range(first, CALLS, 16):
+                await stack.spotify.search(f"delayed {i}", limit=1, max_wait=3600)
+
+        await clock.run(asyncio.gather(*(lane(k) for k in range(16))))
+        return await stats(plain)
+
+
+async def test_calls_delayed_on_their_way_draw_no_429() -> None:
+    found = await _delayed_searches(held=True)
+    assert (found["http_429"], found["requests"]) == (0, CALLS), found
+    assert isinstance(found["max_in_window"], int)
+    assert found["max_in_window"] <= 10, found
+    # The same calls with slots counted from their grants: a call that arrives late lands in a
+    # later upstream window than the limiter counted it in, and that window overflows.
+    assert (await _delayed_searches(held=False))["http_429"], "the delays never mattered"
