@@ -88,6 +88,8 @@ async def test_metrics_count_what_the_api_did(
     read_limit = value(found, "backbeat_limiter_window_limit", app=spotify, window="c:read:0")
     assert read_limit == windows["c:read:0"]["effective_limit"] == limiter["limits"]["read"] / 2
     assert value(found, "backbeat_limiter_multiplier", app=spotify) == 0.5  # the 429 halved it
+    assert value(found, "backbeat_limiter_last_429_ceiling", app=spotify) == 1.0  # drawn at 1
+    assert limiter["apps"][spotify]["last_429"] == 1.0
     assert value(found, "backbeat_limiter_ban_seconds", app=spotify) == 0
     assert value(found, "backbeat_limiter_waiters", app=spotify) == 0
     assert limiter["http_429"]["rate"] == 1

@@ -28,6 +28,9 @@ class AppMetrics:
     http_429: dict[str, int]  # by reason: rate, quota, ban
     waiters: dict[str, int]  # by priority name
     windows: list[WindowMetrics] = field(default_factory=list)
+    # The ceiling that drew the last rate 429 (0: none yet): the ceiling grows back to one step
+    # below it, and past it only after `forget_429_after` quiet windows.
+    last_429: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

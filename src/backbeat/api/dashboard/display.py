@@ -58,6 +58,8 @@ def fields(data: Mapping[str, Any]) -> dict[str, str]:
         shown[f"{prefix}|pause"] = countdown(app["pause_remaining"])
         shown[f"{prefix}|ban"] = countdown(app["ban_remaining"])
         shown[f"{prefix}|multiplier"] = f"{app['multiplier']:.2f}"
+        last = app["last_429"]
+        shown[f"{prefix}|last_429"] = NONE if not last else f"{last:.2f}"
         shown[f"{prefix}|in_flight"] = str(app["in_flight"])
         shown[f"{prefix}|grants"] = str(app["grants"])
         for priority, count in app["waiters"].items():

@@ -137,6 +137,7 @@ def _app_card(app: Mapping[str, Any], value: Value) -> str:
 <div class="kv"><span>pause</span>{value(f"{prefix}|pause", "num countdown")}</div>
 <div class="kv"><span>ban</span>{value(f"{prefix}|ban", "num countdown")}</div>
 <div class="kv"><span>ceiling ×</span>{value(f"{prefix}|multiplier")}</div>
+<div class="kv"><span>429 at ×</span>{value(f"{prefix}|last_429")}</div>
 <div class="kv"><span>in flight</span>{value(f"{prefix}|in_flight")}</div>
 <div class="kv"><span>grants</span>{value(f"{prefix}|grants")}</div>
 </div>

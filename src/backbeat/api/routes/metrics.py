@@ -32,6 +32,7 @@ router = APIRouter(tags=["operations"])
 # Per app: gauge name, `AppMetrics` attribute, help.
 LIMITER_GAUGES = (
     ("multiplier", "multiplier", "Adaptive ceiling: the share of each limit in force (1: all)."),
+    ("last_429_ceiling", "last_429", "The ceiling that drew the last rate 429 (0: none yet)."),
     ("pause_seconds", "pause_remaining", "Seconds left of a pause after a 429 (0: none)."),
     ("ban_seconds", "ban_remaining", "Seconds left of an upstream ban (0: none)."),
     ("in_flight", "in_flight", "Calls holding a concurrency lease now."),

@@ -277,6 +277,7 @@ class MemoryBackend:
             grants=state.grants,
             http_429={reason: state.http_429[reason] for reason in ("rate", "quota", "ban")},
             waiters={p.name: sum(1 for q in live if q == p) for p in Priority},
+            last_429=state.last_429,
             windows=windows,
         )
 

@@ -191,7 +191,8 @@ class RedisBackend:
         reply = [_text(v) for v in raw]
         multiplier, pause, ban, warming, in_flight, grants = reply[:6]
         rate, quota, banned, *waiters = (int(v) for v in reply[6:12])
-        per_window = [int(v) for v in reply[12:]]
+        last_429 = float(reply[12])
+        per_window = [int(v) for v in reply[13:]]
         return AppMetrics(
             app=policy.app,
             multiplier=float(multiplier),
@@ -202,6 +203,7 @@ class RedisBackend:
             grants=int(grants),
             http_429={"rate": rate, "quota": quota, "ban": banned},
             waiters={p.name: count for p, count in zip(Priority, waiters, strict=True)},
+            last_429=last_429,
             windows=[
                 WindowMetrics(
                     window.key, window.rate.limit, window.rate.period, *per_window[i : i + 3]

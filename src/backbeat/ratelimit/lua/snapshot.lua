@@ -3,7 +3,7 @@
 -- ARGV: now ('' = TIME), reserve_share, recovery_step, recovery_period, forget_429_after,
 --       then limit, period per window.
 -- Returns {multiplier, pause_remaining, ban_remaining, warming 0/1, in_flight, grants,
---          http_429 rate, quota, ban, waiters HIGH, NORMAL, LOW,
+--          http_429 rate, quota, ban, waiters HIGH, NORMAL, LOW, last_429,
 --          then effective_limit, used, reserve per window}.
 local now = clock_now(ARGV[1])
 local share = tonumber(ARGV[2])
@@ -32,6 +32,7 @@ for i = 3, 5 do
   result[#result + 1] = redis.call('ZCOUNT', KEYS[i], after_now, '+inf')
 end
 local high_waiting = result[10]
+result[#result + 1] = fmt(s.last_429)
 for i = FIRST_WINDOW_KEY, #KEYS do
   local arg = FIRST_WINDOW_ARG + 2 * (i - FIRST_WINDOW_KEY)
   local limit, period = tonumber(ARGV[arg]), tonumber(ARGV[arg + 1])
