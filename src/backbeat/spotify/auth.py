@@ -164,8 +164,8 @@ class SpotifyTokens:
                 self._app = expired
             else:
                 await self.users.save(user, expired)
-        if user is not None:
-            self._remember(user, current if current is None or current.value != token else None)
+        if user is not None:  # the refused token is not trusted again; a newer one is
+            self._remember(user, None if current is None or current.value == token else current)
 
     async def _current(self, user: str | None) -> AccessToken | None:
         if user is None:
